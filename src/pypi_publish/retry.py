@@ -1,0 +1,49 @@
+"""One retry policy for every request: bounded exponential backoff with jitter, Retry-After honoured."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    total_budget: float = 60.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    rand: Callable[[], float] = field(default=random.random, compare=False)
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        """Seconds to wait before attempt number `attempt + 1` (attempts count from 1)."""
+        hinted = parse_retry_after(retry_after, self.clock) if retry_after else None
+        if hinted is not None:
+            return min(hinted, self.max_delay * 3)
+        backoff = min(self.max_delay, self.base_delay * (2.0 ** (attempt - 1)))
+        # "Full jitter" keeps concurrent clients from retrying in lockstep.
+        jitter: float = 0.5 + self.rand() / 2
+        return backoff * jitter
+
+
+def parse_retry_after(value: str, clock: Callable[[], float] = time.monotonic) -> float | None:
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
