@@ -33,8 +33,7 @@ class Attempt:
     def transient(self) -> bool:
         if self.error is not None:
             return isinstance(self.error, (requests.ConnectionError, requests.Timeout))
-        assert self.response is not None
-        return self.response.status_code in RETRYABLE_STATUS
+        return self.response is not None and self.response.status_code in RETRYABLE_STATUS
 
 
 def describe_error(error: BaseException) -> str:

@@ -1,10 +1,10 @@
-"""One retry policy for every request: bounded exponential backoff with jitter, Retry-After honoured."""
+"""One retry policy for every request: bounded backoff with jitter, Retry-After honoured."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -47,3 +47,23 @@ def parse_retry_after(value: str, clock: Callable[[], float] = time.monotonic) -
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, ""))
+    except ValueError:
+        return default
+    return value if 0 <= value < 3600 else default
+
+
+def policy_from_env(env: Mapping[str, str]) -> RetryPolicy:
+    """The default policy; tests shorten its waits through these undocumented variables."""
+    default = RetryPolicy()
+    return RetryPolicy(
+        attempts=max(1, int(_env_float(env, "PYPI_PUBLISH_RETRY_ATTEMPTS", default.attempts))),
+        base_delay=_env_float(env, "PYPI_PUBLISH_RETRY_BASE_DELAY", default.base_delay),
+        max_delay=_env_float(env, "PYPI_PUBLISH_RETRY_MAX_DELAY", default.max_delay),
+        read_timeout=_env_float(env, "PYPI_PUBLISH_READ_TIMEOUT", default.read_timeout),
+        connect_timeout=_env_float(env, "PYPI_PUBLISH_CONNECT_TIMEOUT", default.connect_timeout),
+    )

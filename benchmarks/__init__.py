@@ -1,0 +1,1 @@
+"""Benchmarks of publishing through a WAN-shaped loopback link; see benchmarks/README.md."""

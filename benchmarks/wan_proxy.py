@@ -1,0 +1,419 @@
+"""A TCP proxy on loopback that makes a local index feel like one across a long, narrow link.
+
+Each direction of each connection is a one-way link: a chunk read from one side is paced by the
+bandwidth caps (per connection, and shared by all connections in that direction), then delivered
+to the other side half a round-trip time after its last byte was "sent". Chunks are delayed
+independently, so the delay pipelines rather than adds up, and order is kept. A new connection
+costs `handshake_rtts` round trips before its first byte moves, as TCP (and TLS, which loopback
+does not have) would cost. Connections, HTTP requests and "turns" (client bursts that follow a
+server burst) are counted so that a benchmark can say how many round trips a tool made.
+
+Use in-process (`WanProxy(...).start()`, `.stats()`, `.stop()`; its loop runs in a thread) or as a
+script: `python benchmarks/wan_proxy.py --upstream 127.0.0.1:PORT --stats-file stats.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script: make the sibling module importable the same way as in-process.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.http_framing import RequestCounter
+
+MB = 1_000_000
+# Small reads keep the pacing fine-grained: 32 KiB at 8 MB/s is 4 ms of link time.
+READ_SIZE = 32 * 1024
+# Chunks waiting for their delivery time, per direction; bounds memory when a reader stalls.
+MAX_QUEUED_CHUNKS = 256
+MAX_REQUEST_LOG = 10_000
+
+
+@dataclass(frozen=True)
+class LinkShape:
+    """What the simulated link looks like. Rates are bytes per second in each direction."""
+
+    rtt: float = 0.060
+    conn_rate: float = 8 * MB
+    total_rate: float = 40 * MB
+    handshake_rtts: int = 2
+
+    def __post_init__(self) -> None:
+        if self.rtt < 0 or self.conn_rate <= 0 or self.total_rate <= 0 or self.handshake_rtts < 0:
+            raise ValueError("rtt and handshake_rtts must be >= 0 and rates > 0")
+
+
+@dataclass
+class Stats:
+    """Counters since start (or the last reset); a copy is handed out, never the live object."""
+
+    connections: int = 0
+    active: int = 0
+    refused: int = 0
+    requests: int = 0
+    turns: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    unparsed_connections: int = 0
+    request_log: list[str] = field(default_factory=list)
+
+    def request_summary(self) -> dict[str, int]:
+        """Requests by method and path, e.g. {"POST /": 12, "GET /simple/pkg/": 1}."""
+        return dict(Counter(self.request_log))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["request_summary"] = self.request_summary()
+        return data
+
+
+class _Pacer:
+    """A rate limit with no burst: each chunk occupies the link for size / rate seconds."""
+
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._free_at = 0.0
+
+    def reserve(self, size: int) -> float:
+        """Book `size` bytes on the link; return when their transmission ends."""
+        start = max(self._clock(), self._free_at)
+        self._free_at = start + size / self.rate
+        return self._free_at
+
+
+def _require_loopback(host: str, what: str) -> None:
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"{what} must be a loopback address, got {host!r}")
+
+
+class WanProxy:
+    """Listens on loopback, forwards to a loopback upstream through a shaped link."""
+
+    def __init__(
+        self,
+        upstream_port: int,
+        shape: LinkShape | None = None,
+        *,
+        upstream_host: str = "127.0.0.1",
+        listen_host: str = "127.0.0.1",
+        port: int = 0,
+        max_connections: int = 64,
+        idle_timeout: float = 60.0,
+    ) -> None:
+        _require_loopback(listen_host, "listen address")
+        _require_loopback(upstream_host, "upstream address")
+        self.shape = shape or LinkShape()
+        self.upstream = (upstream_host, upstream_port)
+        self.listen = (listen_host, port)
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.port = 0
+        self._stats = Stats()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._up_total: _Pacer | None = None
+        self._down_total: _Pacer | None = None
+
+    # -- control, from any thread -------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return f"{self.listen[0]}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/"
+
+    def start(self) -> WanProxy:
+        """Start the loop thread and listen; return once the port is bound."""
+        if self._thread is not None:
+            raise RuntimeError("proxy already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._listen())
+            except BaseException as error:  # handed to the starting thread below
+                failure.append(error)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._shutdown())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="wan-proxy", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=10)
+        if failure:
+            self._thread.join(timeout=10)
+            self._thread = None
+            raise failure[0]
+        if not self.port:
+            raise RuntimeError("proxy did not start listening within 10 s")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the listener and every connection; wait for the loop thread to end."""
+        if self._thread is None or self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"proxy loop did not stop within {timeout} s")
+        self._thread = None
+
+    def stats(self) -> Stats:
+        with self._lock:
+            copy = Stats(**{k: v for k, v in asdict(self._stats).items() if k != "request_log"})
+            copy.request_log = list(self._stats.request_log)
+            return copy
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            active = self._stats.active
+            self._stats = Stats(active=active)
+
+    def __enter__(self) -> WanProxy:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        clock = asyncio.get_running_loop().time
+        self._up_total = _Pacer(self.shape.total_rate, clock)
+        self._down_total = _Pacer(self.shape.total_rate, clock)
+        self._server = await asyncio.start_server(self._accept, *self.listen)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self._lock:
+            over = self._stats.active >= self.max_connections
+            if over:
+                self._stats.refused += 1
+            else:
+                self._stats.connections += 1
+                self._stats.active += 1
+        if over:
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await _Connection(self, reader, writer).run()
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping; the connection closes below
+        finally:
+            self._tasks.discard(task)
+            with self._lock:
+                self._stats.active -= 1
+
+    def _count(self, update: Callable[[Stats], None]) -> None:
+        with self._lock:
+            update(self._stats)
+
+
+class _Connection:
+    """One client connection and its upstream, with a shaped pump in each direction."""
+
+    def __init__(
+        self, proxy: WanProxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.proxy = proxy
+        self.client = (reader, writer)
+        self.requests = RequestCounter()
+        self.last_direction = "down"  # so the first client burst counts as a turn
+        self.last_activity = time.monotonic()
+
+    async def run(self) -> None:
+        proxy = self.proxy
+        shape = proxy.shape
+        client_reader, client_writer = self.client
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
+            # The handshake's round trips pass before the first byte can move, as on a real link.
+            await asyncio.sleep(shape.handshake_rtts * shape.rtt)
+            upstream = await asyncio.open_connection(*proxy.upstream)
+            clock = asyncio.get_running_loop().time
+            assert proxy._up_total is not None and proxy._down_total is not None
+            pumps = [
+                self._pump(client_reader, upstream[1], "up",
+                           _Pacer(shape.conn_rate, clock), proxy._up_total),
+                self._pump(upstream[0], client_writer, "down",
+                           _Pacer(shape.conn_rate, clock), proxy._down_total),
+            ]
+            await asyncio.gather(*pumps, self._watch_idle())
+        except (ConnectionError, OSError, _Idle):
+            pass  # either side going away ends the connection; nothing to report
+        finally:
+            if not self.requests.following:
+                proxy._count(lambda s: setattr(s, "unparsed_connections",
+                                               s.unparsed_connections + 1))
+            for writer in (client_writer, upstream[1] if upstream else None):
+                if writer is not None:
+                    writer.close()
+                    with contextlib.suppress(ConnectionError, OSError):
+                        await writer.wait_closed()
+
+    async def _pump(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        direction: str,
+        conn_pacer: _Pacer,
+        total_pacer: _Pacer,
+    ) -> None:
+        """Read, pace and schedule delivery; a second task writes each chunk when it is due."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
+        deliver = asyncio.create_task(self._deliver(queue, sink))
+        try:
+            while True:
+                data = await source.read(READ_SIZE)
+                self.last_activity = time.monotonic()
+                if not data:
+                    await queue.put((loop.time() + self.proxy.shape.rtt / 2, b""))
+                    break
+                self._observe(direction, data)
+                sent = max(conn_pacer.reserve(len(data)), total_pacer.reserve(len(data)))
+                await queue.put((sent + self.proxy.shape.rtt / 2, data))
+                # Not reading until the link is free again pushes back on the sender, like TCP.
+                await asyncio.sleep(max(0.0, sent - loop.time()))
+            await deliver
+        finally:
+            deliver.cancel()
+
+    async def _deliver(
+        self, queue: asyncio.Queue[tuple[float, bytes]], sink: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                if sink.can_write_eof():
+                    sink.write_eof()
+                return
+            sink.write(data)
+            await sink.drain()
+            self.last_activity = time.monotonic()
+
+    def _observe(self, direction: str, data: bytes) -> None:
+        started = self.requests.feed(data) if direction == "up" else []
+        turn = direction == "up" and self.last_direction == "down"
+        self.last_direction = direction
+
+        def update(stats: Stats) -> None:
+            if direction == "up":
+                stats.bytes_up += len(data)
+            else:
+                stats.bytes_down += len(data)
+            stats.turns += turn
+            stats.requests += len(started)
+            room = MAX_REQUEST_LOG - len(stats.request_log)
+            stats.request_log.extend(started[:max(0, room)])
+
+        self.proxy._count(update)
+
+    async def _watch_idle(self) -> None:
+        """End a connection nobody used for `idle_timeout` seconds, so none lingers forever."""
+        timeout = self.proxy.idle_timeout
+        while True:
+            idle = time.monotonic() - self.last_activity
+            if idle >= timeout:
+                raise _Idle
+            await asyncio.sleep(timeout - idle)
+
+
+class _Idle(Exception):
+    """Raised to end a connection that has been idle too long."""
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--upstream", required=True, help="HOST:PORT on loopback")
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT, loopback (port 0: any)")
+    parser.add_argument("--rtt-ms", type=float, default=60.0)
+    parser.add_argument("--conn-mbps", type=float, default=8.0, help="MB/s per connection")
+    parser.add_argument("--total-mbps", type=float, default=40.0, help="MB/s for all connections")
+    parser.add_argument("--handshake-rtts", type=int, default=2,
+                        help="round trips a new connection costs (TCP + TLS 1.3: 2)")
+    parser.add_argument("--max-connections", type=int, default=64)
+    parser.add_argument("--idle-timeout", type=float, default=60.0, help="seconds")
+    parser.add_argument("--max-seconds", type=float, default=3600.0,
+                        help="stop by itself after this long")
+    parser.add_argument("--stats-file", type=Path, help="write the counters here as JSON on exit")
+    return parser.parse_args(argv)
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    shape = LinkShape(args.rtt_ms / 1000, args.conn_mbps * MB, args.total_mbps * MB,
+                      args.handshake_rtts)
+    upstream_host, upstream_port = _split(args.upstream)
+    listen_host, listen_port = _split(args.listen)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    proxy = WanProxy(upstream_port, shape, upstream_host=upstream_host, listen_host=listen_host,
+                     port=listen_port, max_connections=args.max_connections,
+                     idle_timeout=args.idle_timeout)
+    with proxy:
+        print(f"listening on {proxy.address}", flush=True)
+        stop.wait(timeout=args.max_seconds)
+    if args.stats_file:
+        args.stats_file.write_text(json.dumps(proxy.stats().to_json(), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

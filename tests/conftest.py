@@ -1,0 +1,196 @@
+"""Fixtures: a real pypiserver, sample projects, offline builds, and a runner for the product."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.index_server import IndexServer
+from tests.support.projects import write_project
+from tests.support.secret_sweep import sweep_file
+
+pytest_plugins = ["tests.support.secret_sweep"]
+
+REPO = Path(__file__).resolve().parent.parent
+WHEELHOUSE = REPO / ".cache" / "wheelhouse"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_builds() -> Iterator[None]:
+    """Isolated builds install their backends from the local wheelhouse, never from the network."""
+    if not any(WHEELHOUSE.glob("setuptools-*.whl")):
+        pytest.exit(
+            f"{WHEELHOUSE} has no build backends; run `bash scripts/dev-env` first", returncode=2
+        )
+    saved = {k: os.environ.get(k) for k in ("PIP_NO_INDEX", "PIP_FIND_LINKS", "UV_OFFLINE",
+                                             "UV_FIND_LINKS", "UV_NO_INDEX")}
+    os.environ["PIP_NO_INDEX"] = "1"
+    os.environ["PIP_FIND_LINKS"] = str(WHEELHOUSE)
+    os.environ["UV_OFFLINE"] = "1"
+    os.environ["UV_NO_INDEX"] = "1"
+    os.environ["UV_FIND_LINKS"] = str(WHEELHOUSE)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    server = IndexServer(tmp_path_factory.mktemp("index")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Run:
+    """What one run of the product left behind."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+    @property
+    def text(self) -> str:
+        return self.stdout + self.stderr
+
+
+def parse_output_file(text: str) -> dict[str, str]:
+    """Read `$GITHUB_OUTPUT` written with heredoc delimiters, as the runner does."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            value: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                value.append(inner)
+            outputs[name] = "\n".join(value)
+        elif "=" in line:
+            name, value_text = line.split("=", 1)
+            outputs[name] = value_text
+    return outputs
+
+
+def _clean_env() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_",
+                                                                     "ACTIONS_", "RUNNER_"))}
+    for key in ("PYPI_API_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"):
+        keep.pop(key, None)
+    return keep
+
+
+def _finish(proc: subprocess.CompletedProcess[str], output: Path | None, summary: Path | None) -> Run:
+    # Echo into pytest's capture so the secrets sweep sees everything the product printed.
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    outputs = parse_output_file(output.read_text()) if output and output.exists() else {}
+    summary_text = summary.read_text() if summary and summary.exists() else ""
+    return Run(proc.returncode, proc.stdout, proc.stderr, outputs, summary_text)
+
+
+@pytest.fixture
+def run_action(tmp_path: Path) -> object:
+    """Run `python entrypoint.py` as the runner runs a Docker action: INPUT_* env, workspace cwd."""
+
+    def run(
+        workspace: Path,
+        inputs: Mapping[str, str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+    ) -> Run:
+        commands = tmp_path / "file_commands"
+        commands.mkdir(exist_ok=True)
+        output = sweep_file(commands / f"output_{len(list(commands.iterdir()))}")
+        summary = sweep_file(commands / f"summary_{len(list(commands.iterdir()))}")
+        full_env = _clean_env()
+        full_env.update({
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_REPOSITORY": "octo-org/sample-project",
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REF_TYPE": "branch",
+            "GITHUB_REF_NAME": "main",
+        })
+        full_env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "entrypoint.py")],
+            cwd=workspace, env=full_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )
+        return _finish(proc, output, summary)
+
+    return run
+
+
+@pytest.fixture
+def run_cli() -> object:
+    """Run `scripts/publish_to_pypi.py` with arguments, outside GitHub Actions."""
+
+    def run(
+        args: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> Run:
+        full_env = _clean_env()
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "publish_to_pypi.py"), *args],
+            cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        return _finish(proc, None, None)
+
+    return run
+
+
+_BUILT: dict[tuple[str, str, str], Path] = {}
+
+
+@pytest.fixture
+def built_dists(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Copy of a real sdist + wheel for (name, version, backend), built once per session."""
+
+    def make(name: str = "sample-project", version: str = "1.2.3",
+             backend: str = "setuptools") -> Path:
+        key = (name, version, backend)
+        if key not in _BUILT:
+            where = tmp_path_factory.mktemp("built")
+            project = write_project(where, name, version, backend)
+            subprocess.run(
+                [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir",
+                 str(where / "dist"), str(project)],
+                check=True, capture_output=True,
+            )
+            _BUILT[key] = where / "dist"
+        target = tmp_path / f"dist-{name}-{version}-{backend}"
+        shutil.copytree(_BUILT[key], target)
+        return target
+
+    return make
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> object:
+    """Write a sample project into the test's temporary directory."""
+
+    def make(name: str = "sample-project", version: str = "1.2.3", backend: str = "setuptools",
+             **kwargs: str) -> Path:
+        return write_project(tmp_path, name, version, backend, **kwargs)
+
+    return make

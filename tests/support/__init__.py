@@ -1,0 +1,1 @@
+"""Test support: real servers, sample projects and the secrets sweep."""
