@@ -85,10 +85,9 @@ class RequestCounter:
             self._on_chunk_size(text)
         elif self._state is _State.CHUNK_END:
             self._state = _State.CHUNK_SIZE if text == b"" else _State.OPAQUE
-        elif self._state is _State.TRAILER:
+        elif self._state is _State.TRAILER and text == b"":
             # The chunked body ends with an empty line after any trailer fields.
-            if text == b"":
-                self._state = _State.HEAD
+            self._state = _State.HEAD
 
     def _on_head(self, head: bytes, started: list[str]) -> None:
         lines = head.split(b"\r\n")

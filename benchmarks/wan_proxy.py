@@ -270,59 +270,80 @@ class _Connection:
         proxy = self.proxy
         shape = proxy.shape
         client_reader, client_writer = self.client
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        upstream_writer: asyncio.StreamWriter | None = None
         try:
             # The handshake's round trips pass before the first byte can move, as on a real link.
             await asyncio.sleep(shape.handshake_rtts * shape.rtt)
-            upstream = await asyncio.open_connection(*proxy.upstream)
-            clock = asyncio.get_running_loop().time
-            assert proxy._up_total is not None and proxy._down_total is not None
-            pumps = [
-                self._pump(client_reader, upstream[1], "up",
-                           _Pacer(shape.conn_rate, clock), proxy._up_total),
-                self._pump(upstream[0], client_writer, "down",
-                           _Pacer(shape.conn_rate, clock), proxy._down_total),
-            ]
-            await asyncio.gather(*pumps, self._watch_idle())
+            upstream_reader, upstream_writer = await asyncio.open_connection(*proxy.upstream)
+            await self._forward(client_reader, client_writer, upstream_reader, upstream_writer)
         except (ConnectionError, OSError, _Idle):
             pass  # either side going away ends the connection; nothing to report
         finally:
             if not self.requests.following:
                 proxy._count(lambda s: setattr(s, "unparsed_connections",
                                                s.unparsed_connections + 1))
-            for writer in (client_writer, upstream[1] if upstream else None):
+            for writer in (client_writer, upstream_writer):
                 if writer is not None:
                     writer.close()
                     with contextlib.suppress(ConnectionError, OSError):
                         await writer.wait_closed()
 
-    async def _pump(
+    async def _forward(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        upstream_reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Run both directions until both ended; the first failure or idleness ends them all."""
+        proxy = self.proxy
+        clock = asyncio.get_running_loop().time
+        assert proxy._up_total is not None and proxy._down_total is not None
+        up: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
+        down: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
+        pumps = {
+            asyncio.create_task(self._read(client_reader, up, "up",
+                                           _Pacer(proxy.shape.conn_rate, clock), proxy._up_total)),
+            asyncio.create_task(self._deliver(up, upstream_writer)),
+            asyncio.create_task(self._read(upstream_reader, down, "down",
+                                           _Pacer(proxy.shape.conn_rate, clock),
+                                           proxy._down_total)),
+            asyncio.create_task(self._deliver(down, client_writer)),
+        }
+        idle = asyncio.create_task(self._watch_idle())
+        running = pumps | {idle}
+        try:
+            while pumps & running:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # re-raises a side's failure, or _Idle
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _read(
         self,
         source: asyncio.StreamReader,
-        sink: asyncio.StreamWriter,
+        queue: asyncio.Queue[tuple[float, bytes]],
         direction: str,
         conn_pacer: _Pacer,
         total_pacer: _Pacer,
     ) -> None:
-        """Read, pace and schedule delivery; a second task writes each chunk when it is due."""
+        """Read, pace, and queue each chunk with the time it is due at the other end."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
-        deliver = asyncio.create_task(self._deliver(queue, sink))
-        try:
-            while True:
-                data = await source.read(READ_SIZE)
-                self.last_activity = time.monotonic()
-                if not data:
-                    await queue.put((loop.time() + self.proxy.shape.rtt / 2, b""))
-                    break
-                self._observe(direction, data)
-                sent = max(conn_pacer.reserve(len(data)), total_pacer.reserve(len(data)))
-                await queue.put((sent + self.proxy.shape.rtt / 2, data))
-                # Not reading until the link is free again pushes back on the sender, like TCP.
-                await asyncio.sleep(max(0.0, sent - loop.time()))
-            await deliver
-        finally:
-            deliver.cancel()
+        delay = self.proxy.shape.rtt / 2
+        while True:
+            data = await source.read(READ_SIZE)
+            self.last_activity = time.monotonic()
+            if not data:
+                await queue.put((loop.time() + delay, b""))
+                return
+            self._observe(direction, data)
+            sent = max(conn_pacer.reserve(len(data)), total_pacer.reserve(len(data)))
+            await queue.put((sent + delay, data))
+            # Not reading until the link is free again pushes back on the sender, like TCP.
+            await asyncio.sleep(max(0.0, sent - loop.time()))
 
     async def _deliver(
         self, queue: asyncio.Queue[tuple[float, bytes]], sink: asyncio.StreamWriter

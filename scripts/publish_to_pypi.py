@@ -7,7 +7,7 @@ from pathlib import Path
 # Runs from a checkout without installing: the package lives in src/.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from pypi_publish.cli import main  # noqa: E402
+from pypi_publish.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="publish_to_pypi.py"))

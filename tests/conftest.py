@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +104,14 @@ def _finish(proc: subprocess.CompletedProcess[str], output: Path | None, summary
     return Run(proc.returncode, proc.stdout, proc.stderr, outputs, summary_text)
 
 
+RunAction = Callable[..., Run]
+RunCli = Callable[..., Run]
+BuiltDists = Callable[..., Path]
+MakeProject = Callable[..., Path]
+
+
 @pytest.fixture
-def run_action(tmp_path: Path) -> object:
+def run_action(tmp_path: Path) -> RunAction:
     """Run `python entrypoint.py` as the runner runs a Docker action: INPUT_* env, workspace cwd."""
 
     def run(
@@ -142,7 +148,7 @@ def run_action(tmp_path: Path) -> object:
 
 
 @pytest.fixture
-def run_cli() -> object:
+def run_cli() -> RunCli:
     """Run `scripts/publish_to_pypi.py` with arguments, outside GitHub Actions."""
 
     def run(
@@ -163,7 +169,7 @@ _BUILT: dict[tuple[str, str, str], Path] = {}
 
 
 @pytest.fixture
-def built_dists(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> object:
+def built_dists(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltDists:
     """Copy of a real sdist + wheel for (name, version, backend), built once per session."""
 
     def make(name: str = "sample-project", version: str = "1.2.3",
@@ -186,7 +192,7 @@ def built_dists(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> obj
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> object:
+def project(tmp_path: Path) -> MakeProject:
     """Write a sample project into the test's temporary directory."""
 
     def make(name: str = "sample-project", version: str = "1.2.3", backend: str = "setuptools",

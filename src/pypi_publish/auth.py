@@ -82,7 +82,7 @@ def obtain_credentials(
         return Credentials(config.user, config.password, "token", config.password_source)
     if not config.in_github_actions:
         raise missing_credentials()
-    from . import oidc  # noqa: PLC0415 -- only Trusted Publishing needs the `id` package
+    from . import oidc
 
     warning = oidc.user_warning(config.user)
     if warning:

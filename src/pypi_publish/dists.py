@@ -129,8 +129,8 @@ def describe(path: Path, config: Config) -> Distribution:
 
 def _packages_dir_hint(config: Config) -> str:
     return (
-        f"Build first (`python -m build`), download the build job's artifact into `{config.packages_dir.name}`, "
-        "or set `build: true` (CLI: drop `--skip-build`) to build here."
+        "Build first (`python -m build`), download the build job's artifact into "
+        f"`{config.packages_dir.name}`, or set `build: true` (CLI: drop `--skip-build`) to build here."
     )
 
 
@@ -159,7 +159,7 @@ def candidates_in(directory: Path, console: Console) -> tuple[list[Path], list[s
 
 def has_distributions(directory: Path) -> bool:
     return directory.is_dir() and any(
-        classify(p.name) in ("sdist", "wheel") for p in directory.iterdir()
+        classify(p.name) != "other" for p in directory.iterdir()
     )
 
 
@@ -203,8 +203,8 @@ def build_distributions(config: Config, console: Console) -> tuple[list[Path], d
         )
     try:
         config.packages_dir.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=config.packages_dir, prefix=".write-test-")
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=config.packages_dir, prefix=".write-test-"):
+            pass
     except OSError as error:
         raise BuildError(
             f"Cannot write to `{config.packages_dir}`: {error.strerror}.",

@@ -104,7 +104,7 @@ def _zip_sdist_metadata(dist: Distribution) -> bytes:
 
 def read_metadata(dist: Distribution) -> FileMetadata:
     data = _wheel_metadata(dist) if dist.kind == "wheel" else _sdist_metadata(dist)
-    raw, unparsed = parse_email(data)
+    raw, _unparsed = parse_email(data)
     name = raw.get("name", "")
     version = raw.get("version", "")
     if not name or not version or "metadata_version" not in raw:

@@ -27,9 +27,9 @@ def describe_files(release: Release, config: Config, console: Console) -> None:
 def upload_release(checked: CheckedRelease, config: Config, env: Mapping[str, str],
                    console: Console, record: RunRecord) -> None:
     # The network stack loads only here, so --help, dry runs and input errors start fast.
-    from .http import new_session  # noqa: PLC0415
-    from .retry import policy_from_env  # noqa: PLC0415
-    from .upload import Uploader, UploadPlan  # noqa: PLC0415
+    from .http import new_session
+    from .retry import policy_from_env
+    from .upload import Uploader, UploadPlan
 
     policy = policy_from_env(env)
     release = checked.release

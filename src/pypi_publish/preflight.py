@@ -41,7 +41,7 @@ def readme_problem(meta: FileMetadata) -> str | None:
     content_type = meta.raw.get("description_content_type", "text/x-rst").split(";")[0].strip()
     if content_type != "text/x-rst":
         return None
-    import readme_renderer.rst  # noqa: PLC0415 -- docutils is slow to import; only rst needs it
+    import readme_renderer.rst
 
     warnings = io.StringIO()
     if readme_renderer.rst.render(description, stream=warnings) is None:

@@ -48,7 +48,7 @@ def project_url(config: Config, project: str, version: str) -> str:
         return f"https://pypi.org/project/{project}/{version}/"
     if url == TESTPYPI_UPLOAD_URL:
         return f"https://test.pypi.org/project/{project}/{version}/"
-    from .index import simple_root  # noqa: PLC0415 -- keeps requests out of the fast paths
+    from .index import simple_root
 
     return simple_root(config.repository_url) + project + "/"
 

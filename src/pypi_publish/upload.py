@@ -79,14 +79,18 @@ def form_fields(dist: Distribution, meta: FileMetadata) -> list[tuple[str, str]]
     return fields
 
 
+_GENERIC_REASONS = frozenset({"", "Bad Request", "Forbidden", "Conflict", "Unauthorized",
+                              "Not Found", "OK", "Request Entity Too Large", "Payload Too Large"})
+
+
 def _reason(response: requests.Response) -> str:
-    """The index's own words: Warehouse puts them in the status line and the body."""
+    """The index's own words: Warehouse puts them in the status line, others in the body."""
+    reason = (response.reason or "").strip()
+    if reason not in _GENERIC_REASONS:
+        return reason[:600]
     text = response.text if "text" in response.headers.get("Content-Type", "text") else ""
-    text = re.sub(r"<[^>]+>", " ", text)
-    text = unescape(" ".join(text.split()))
-    reason = response.reason or ""
-    if reason and reason not in ("Bad Request", "Forbidden", "Conflict") and reason not in text:
-        text = f"{reason}. {text}" if text else reason
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
+    text = unescape(" ".join(re.sub(r"<[^>]+>", " ", text).split()))
     return (text or reason or f"HTTP {response.status_code}")[:600]
 
 
@@ -256,6 +260,9 @@ class Uploader:
             self.console.debug(f"Could not list the project's files on the index ({view.reason}); "
                                "relying on the index's answers to uploads.")
         pending = [r for r in results if not self._existing(r, view)]
+        for result in results:
+            if result not in pending:
+                self._log_result(result)
         conflicts = [r for r in pending if view.same_content(r.dist) is False]
         if conflicts:
             names = ", ".join(f"`{r.dist.filename}`" for r in conflicts)
@@ -291,11 +298,21 @@ class Uploader:
     def _log_result(self, result: FileResult) -> None:
         dist = result.dist
         if result.status is Status.UPLOADED:
-            rate = dist.size / result.seconds / 1e6 if result.seconds else 0.0
-            self.console.info(f"Uploaded {dist.filename} ({dist.size / 1e6:.2f} MB in "
-                              f"{result.seconds:.2f} s, {rate:.1f} MB/s)")
+            self.console.info(f"Uploaded {dist.filename} ({human_size(dist.size)} in "
+                              f"{result.seconds:.2f} s)")
         elif result.status in (Status.SKIPPED, Status.PRESENT):
             self.console.info(f"Skipped {dist.filename}: {result.detail}")
+
+
+def human_size(size: int) -> str:
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _synthetic_ok() -> requests.Response:

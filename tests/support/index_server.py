@@ -70,7 +70,7 @@ class IndexServer:
                 [
                     sys.executable, "-m", "pypiserver", "run",
                     "-i", "127.0.0.1", "-p", str(self.port),
-                    "--server", "waitress",
+                    "--server", "auto",
                     "-P", str(self.root / "htpasswd"), "-a", "update",
                     "--disable-fallback", "--hash-algo", "sha256",
                     str(packages),

@@ -38,11 +38,17 @@ def sweep_file(path: Path) -> Path:
 def leaks(text: str, secrets: Iterable[str] | None = None) -> list[str]:
     """Lines of `text` that contain a generated secret outside an `::add-mask::` command."""
     wanted = list(_GENERATED if secrets is None else secrets)
-    return [
-        line
-        for line in text.splitlines()
-        if not line.startswith("::add-mask::") and any(s in line for s in wanted)
-    ]
+    found = []
+    for line in text.splitlines():
+        if not any(s in line for s in wanted):
+            continue
+        # The one allowed place: the mask command itself (also when quoted inside a repr).
+        stripped = line
+        for secret in wanted:
+            stripped = stripped.replace(f"::add-mask::{secret}", "")
+        if any(s in stripped for s in wanted):
+            found.append(line)
+    return found
 
 
 def _describe(source: str, lines: list[str]) -> str:
@@ -59,7 +65,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, None]:
     outcome = yield
-    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    report: pytest.TestReport = outcome.get_result()
     found: list[str] = []
     for name, content in report.sections:
         bad = leaks(content)

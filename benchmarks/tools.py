@@ -1,0 +1,131 @@
+"""The publishers compared, and the commands each runs for a scenario.
+
+Every tool is asked to do what a release job asks of it, in its documented way: build when the
+scenario starts from a project, upload to a fresh index, and skip what the index already has on a
+rerun. Credentials go through each tool's environment variables, so no secret is in an argv.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.scenarios import Scenario
+
+BIN = Path(sys.executable).parent
+PRODUCT = "pypi-publish"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Commands run one after the other (the run's time is their sum); or why it cannot run."""
+
+    steps: list[list[str]] = field(default_factory=list)
+    unsupported: str | None = None
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    label: str
+    executable: str
+
+    def path(self) -> str | None:
+        local = BIN / self.executable
+        return str(local) if local.exists() else shutil.which(self.executable)
+
+    def availability(self) -> str | None:
+        """None when the tool runs; otherwise why it does not (reported as n/a)."""
+        path = self.path()
+        if path is None:
+            return f"`{self.executable}` is not installed"
+        try:
+            done = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=60,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"`{self.executable} --help` failed: {error}"
+        if done.returncode != 0:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            return f"`{self.executable} --help` exited {done.returncode}: {last[0]}"
+        return None
+
+    def version(self) -> str:
+        path = self.path()
+        if path is None:
+            return "n/a"
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60,
+                              check=False)
+        return (done.stdout.strip().splitlines() or ["unknown"])[0]
+
+    def credentials_env(self, user: str, password: str) -> dict[str, str]:
+        if self.name == "uv":
+            return {"UV_PUBLISH_USERNAME": user, "UV_PUBLISH_PASSWORD": password}
+        return {"TWINE_USERNAME": user, "TWINE_PASSWORD": password}
+
+    def publish(self, scenario: Scenario, url: str, dist: Path) -> Plan:
+        """Commands that publish `scenario` to the index at `url`; `dist` is an empty directory."""
+        path = self.path()
+        assert path is not None
+        upload = f"{url.rstrip('/')}/"
+        if self.name == "twine":
+            return _twine(path, scenario, upload, dist)
+        if self.name == "uv":
+            return _uv(path, scenario, upload, dist)
+        return _product(path, scenario, upload, dist)
+
+    def build(self, project: Path, dist: Path) -> list[str]:
+        path = self.path()
+        assert path is not None
+        if self.name == "twine":
+            return [sys.executable, "-m", "build", "--outdir", str(dist), str(project)]
+        if self.name == "uv":
+            return [path, "build", "--out-dir", str(dist), str(project)]
+        return [path, "--no-upload", "--project-dir", str(project), "--packages-dir", str(dist)]
+
+
+def _files(scenario: Scenario) -> list[str]:
+    return [str(p) for p in scenario.files]
+
+
+def _twine(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+    if scenario.preloaded:
+        return Plan(unsupported="twine 7 allows --skip-existing only for PyPI and TestPyPI")
+    upload = [path, "upload", "--repository-url", url, "--non-interactive"]
+    if scenario.project is not None:
+        build = [sys.executable, "-m", "build", "--outdir", str(dist), str(scenario.project)]
+        return Plan([build, [*upload, str(dist / "*")]])
+    return Plan([[*upload, *_files(scenario)]])
+
+
+def _uv(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+    publish = [path, "publish", "--publish-url", url, "--trusted-publishing", "never"]
+    if scenario.preloaded:
+        # uv's documented way to skip files the index has: ask its simple API first.
+        publish += ["--check-url", f"{url}simple/"]
+    if scenario.project is not None:
+        build = [path, "build", "--out-dir", str(dist), str(scenario.project)]
+        return Plan([build, [*publish, str(dist / "*")]])
+    return Plan([[*publish, *_files(scenario)]])
+
+
+def _product(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+    command = [path, "--repository-url", url]
+    if scenario.preloaded:
+        command.append("--skip-existing")
+    if scenario.project is not None:
+        return Plan([[*command, "--project-dir", str(scenario.project),
+                      "--packages-dir", str(dist)]])
+    folders = {p.parent for p in scenario.files}
+    if len(folders) != 1:
+        raise ValueError(f"scenario {scenario.name} files must share one directory")
+    return Plan([[*command, "--skip-build", "--packages-dir", str(folders.pop())]])
+
+
+TOOLS = {
+    "twine": Tool("twine", "python -m build + twine upload", "twine"),
+    "uv": Tool("uv", "uv build + uv publish", "uv"),
+    PRODUCT: Tool(PRODUCT, "pypi-publish (this project)", PRODUCT),
+}
