@@ -81,7 +81,8 @@ def _base_env(wheelhouse: Path) -> dict[str, str]:
     if any(wheelhouse.glob("setuptools-*.whl")):
         # Builds install their backend from local wheels: the same bytes for every tool, and no
         # network time in a benchmark about the network we simulate.
-        env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "UV_OFFLINE": "1",
+        # (Not UV_OFFLINE: `uv publish` refuses to run in offline mode.)
+        env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse),
                     "UV_NO_INDEX": "1", "UV_FIND_LINKS": str(wheelhouse)})
     return env
 

@@ -368,7 +368,7 @@ def build_parser(prog: str = "pypi-publish") -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--dry-run", action="store_true",
-        help="build if needed and check, then print what would be uploaded where; no network at all")
+        help="build if needed and check, then print what would be uploaded where; contacts no index")
     add("--no-upload", action="store_true", help="build and check only; contact no index")
     add("--skip-build", action="store_true",
         help="do not build; publish the distributions already in --packages-dir")
