@@ -133,6 +133,7 @@ class WanProxy:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._up_total: _Pacer | None = None
         self._down_total: _Pacer | None = None
 
@@ -217,16 +218,26 @@ class WanProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
+        """Stop accepting, then end every connection, including ones accepted a moment ago."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        for _ in range(2):
+            # The first pass also lets half-accepted connections reach `_accept`, which closes
+            # them at once now; the second catches connection tasks they may have started.
+            current = asyncio.current_task()
+            pending = {t for t in asyncio.all_tasks() if t is not current}
+            for task in pending & self._tasks:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
         if self._server is not None:
             await self._server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._closing:
+            writer.close()
+            return
         with self._lock:
             over = self._stats.active >= self.max_connections
             if over:

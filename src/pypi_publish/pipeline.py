@@ -45,6 +45,10 @@ def upload_release(checked: CheckedRelease, config: Config, env: Mapping[str, st
             record.results = uploader.run(release.files)
     if uploader.fatal is not None:
         raise uploader.fatal
+    present = record.names_with("PRESENT")
+    if present and config.run_attempt > 1:
+        console.notice(f"Run attempt {config.run_attempt}: {len(present)} file(s) were already "
+                       "uploaded by an earlier attempt; this run completed the release.")
 
 
 def publish(config: Config, env: Mapping[str, str], console: Console, record: RunRecord) -> None:

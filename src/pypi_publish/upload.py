@@ -237,6 +237,18 @@ class Uploader:
         if self.plan.skip_existing:
             result.status, result.detail = Status.SKIPPED, "the index says the file already exists"
             return
+        if result.attempts > 1 and not view.known:
+            # Our own earlier attempt, whose answer was lost, most likely stored it; the index
+            # offers no listing to prove it either way.
+            result.status = Status.UPLOADED
+            result.detail = "the index reports it stored after a lost answer"
+            self.console.warning(
+                f"`{result.dist.filename}`: an attempt's answer was lost and the retry was told the "
+                "file already exists; the index cannot list its files, so this is taken as stored "
+                "by the earlier attempt. Check the file's hash on the index.",
+                title="Unconfirmed upload",
+            )
+            return
         same = view.same_content(result.dist) if view.known else None
         what = "with different content " if same is False else ""
         self._fail(result, UploadError(
@@ -263,11 +275,14 @@ class Uploader:
         for result in results:
             if result not in pending:
                 self._log_result(result)
-        conflicts = [r for r in pending if view.same_content(r.dist) is False]
+        conflicts = [r for r in pending if r.dist.filename in view.files]
         if conflicts:
             names = ", ".join(f"`{r.dist.filename}`" for r in conflicts)
+            unknown = any(view.same_content(r.dist) is None for r in conflicts)
+            what = ("with content that cannot be compared (the index lists no hash)" if unknown
+                    else "with different content")
             raise UploadError(
-                f"{names} already on the index with different content; nothing was uploaded.",
+                f"{names} already on the index {what}; nothing was uploaded.",
                 "Release files can never be replaced. Bump the version and build again, or set "
                 "`skip-existing: true` (CLI: `--skip-existing`) to publish only the missing files.",
             )
