@@ -205,3 +205,25 @@ def test_cli_no_upload_builds_and_checks_only(
     assert sorted(p.name for p in (workspace / "dist").iterdir()) == [
         "cli_project-2.0.0-py3-none-any.whl", "cli_project-2.0.0.tar.gz"]
     assert index.files() == []
+
+
+def test_a_wheel_matrix_uploads_in_parallel_and_reports_in_release_order(
+    index: IndexServer, tmp_path: Path, run_action: RunAction
+) -> None:
+    from tests.support.archives import write_wheel
+
+    workspace = tmp_path / "matrix"
+    dist = workspace / "dist"
+    names = []
+    for tag in ("cp310", "cp311", "cp312", "cp313"):
+        for platform in ("manylinux_2_17_x86_64", "macosx_11_0_arm64", "win_amd64"):
+            wheel = write_wheel(dist, "matrix-pkg", "3.0.0")
+            target = wheel.with_name(f"matrix_pkg-3.0.0-{tag}-{tag}-{platform}.whl")
+            wheel.rename(target)
+            names.append(target.name)
+    run = run_action(workspace, {"repository-url": index.url, "parallel": "4", "verbose": "true"},
+                     token_env(index))
+    assert run.returncode == 0, run.text
+    assert index.files() == sorted(names)
+    assert json.loads(run.outputs["uploaded"]) == sorted(names)
+    assert "The index lists 0 file(s) of matrix-pkg." in run.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ class Console:
     output_file: Path | None = None
     summary_file: Path | None = None
     _secrets: list[str] = field(default_factory=list)
+    # Parallel uploads log from several threads; a line must never be split by another.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, verbose: bool = False) -> Console:
@@ -63,8 +66,9 @@ class Console:
 
     # -- lines -------------------------------------------------------------
     def _write(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
 
     def info(self, text: str) -> None:
         self._write(self.redact(text))

@@ -268,7 +268,9 @@ class Uploader:
     def run(self, dists: tuple[Distribution, ...]) -> list[FileResult]:
         results = [FileResult(d) for d in dists]
         view = self.index_view()
-        if not view.known:
+        if view.known:
+            self.console.debug(f"The index lists {len(view.files)} file(s) of {self.project}.")
+        else:
             self.console.debug(f"Could not list the project's files on the index ({view.reason}); "
                                "relying on the index's answers to uploads.")
         pending = [r for r in results if not self._existing(r, view)]
