@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLE_INTERVAL = 0.02
+SAMPLE_INTERVAL = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True)
 class Measurement:
     wall: float
+    started: float  # time.monotonic() at the start, to place the proxy's timeline
     peak_rss: int  # bytes, the largest single process of the tree
     group_rss: int  # bytes, the largest sampled sum over the process group
     returncode: int
@@ -70,6 +71,7 @@ def run_measured(
     """Run `argv` to completion (or `timeout`, then kill its group); output goes to `log`."""
     with log.open("ab") as out:
         started = time.perf_counter()
+        started_monotonic = time.monotonic()
         process = subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         sampler = _Sampler(process.pid)
@@ -78,6 +80,11 @@ def run_measured(
         killer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM): the tool must not outlive the benchmark.
+            _kill_group(process.pid)
+            process.wait()
+            raise
         finally:
             wall = time.perf_counter() - started
             killer.cancel()
@@ -89,7 +96,8 @@ def run_measured(
     tail = log.read_text(errors="replace")[-2000:]
     peak = usage.ru_maxrss * 1024
     # A run shorter than one sampling interval has no sample; its largest process is the floor.
-    return Measurement(wall, peak, max(peak, sampler.peak), process.returncode, tail)
+    return Measurement(wall, started_monotonic, peak, max(peak, sampler.peak),
+                       process.returncode, tail)
 
 
 def _kill_group(pgid: int) -> None:

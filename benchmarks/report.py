@@ -20,6 +20,8 @@ class RunRecord(TypedDict):
     turns: int
     bytes_up: int
     request_summary: dict[str, int]
+    # Seconds since the tool started, connection number, event (see wan_proxy.Stats.timeline).
+    timeline: list[tuple[float, int, str]]
 
 
 class ToolResult(TypedDict, total=False):
@@ -110,10 +112,11 @@ def scenario_table(scenarios: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def build_table(build: dict[str, ToolResult]) -> str:
+def build_table(build: dict[str, ToolResult], labels: dict[str, str]) -> str:
     lines = ["| build of a small setuptools project | wall (median) | ratio to best other | peak RSS"
              " (process tree) |", "|---|---:|---:|---:|"]
-    for tool, result in build.items():
+    for name, result in build.items():
+        tool = labels.get(name, name)
         if result["status"] != "ok":
             lines.append(f"| {tool} | {result['status']}: {result.get('reason', '')} | | |")
             continue

@@ -12,10 +12,12 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--wheelhouse", type=Path, default=REPO / ".cache" / "wheelhouse",
                         help="build backends for offline builds (made by scripts/dev-env)")
+    parser.add_argument("--extra-args", action="append", default=[], metavar="TOOL=ARGS",
+                        help="more arguments for a tool's upload command, e.g. "
+                             "'pypi-publish=--parallel 8' (repeatable)")
     parser.add_argument("--timeout", type=float, help="seconds per command (default 120/900)")
     args = parser.parse_args(argv)
     unknown = set(args.tools.split(",")) - set(TOOLS)
@@ -68,6 +73,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}; choose from {', '.join(TOOLS)}")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    for item in args.extra_args:
+        tool, sep, _ = item.partition("=")
+        if not sep or tool not in TOOLS:
+            parser.error(f"--extra-args takes TOOL=ARGS with TOOL one of {', '.join(TOOLS)}")
     return args
 
 
@@ -102,7 +111,10 @@ class Bench:
                                args.handshake_rtts)
         self.env = _base_env(args.wheelhouse)
         self.timeout = args.timeout or (120.0 if args.quick else 900.0)
-        self.tools = [TOOLS[name] for name in args.tools.split(",")]
+        extra = {k: tuple(shlex.split(v)) for k, _, v in
+                 (item.partition("=") for item in args.extra_args)}
+        self.tools = [replace(TOOLS[name], extra_args=extra.get(name, ()))
+                      for name in args.tools.split(",")]
         self.missing = {tool.name: tool.availability() for tool in self.tools}
         self._run_no = 0
 
@@ -117,8 +129,10 @@ class Bench:
 
     # -- publishing scenarios -------------------------------------------------------------------
 
-    def scenario(self, scenario: Scenario) -> dict[str, Any]:
-        limit = report.physical_limit(scenario, self.shape)
+    def _rounds(
+        self, label: str, once: Callable[[Tool, report.ToolResult], None]
+    ) -> dict[str, report.ToolResult]:
+        """`runs` rounds, each tool once a round; a tool drops out at its first failure."""
         results: dict[str, report.ToolResult] = {}
         for tool in self.tools:
             reason = self.missing[tool.name]
@@ -129,14 +143,20 @@ class Bench:
                 result = results[tool.name]
                 if result["status"] != "ok":
                     continue
-                self._publish_once(tool, scenario, result)
+                once(tool, result)
                 if result["status"] == "ok":
                     last = result["runs"][-1]
-                    self.progress(f"{scenario.name} {tool.name} run {round_no + 1}: "
-                                   f"{last['wall_s']:.2f} s, {last['requests']} requests")
+                    self.progress(f"{label} {tool.name} run {round_no + 1}: "
+                                  f"{last['wall_s']:.2f} s, {last['requests']} requests")
         for result in results.values():
             if result["status"] == "ok":
                 report.summarise(result)
+        return results
+
+    def scenario(self, scenario: Scenario) -> dict[str, Any]:
+        limit = report.physical_limit(scenario, self.shape)
+        results = self._rounds(scenario.name,
+                               lambda tool, result: self._publish_once(tool, scenario, result))
         report.add_ratios(results, limit)
         return {"name": scenario.name, "title": scenario.title,
                 "files": [p.name for p in scenario.files], "bytes": scenario.upload_bytes,
@@ -174,6 +194,8 @@ class Bench:
             "returncode": measured[-1].returncode, "requests": stats.requests,
             "connections": stats.connections, "turns": stats.turns, "bytes_up": stats.bytes_up,
             "request_summary": stats.request_summary(),
+            "timeline": [(round(t - measured[0].started, 4), conn, what)
+                         for t, conn, what in stats.timeline],
         })
 
     def _steps(self, steps: list[list[str]], env: Mapping[str, str],
@@ -190,22 +212,8 @@ class Bench:
     # -- build and startup --------------------------------------------------------------------
 
     def build(self, project: Path) -> dict[str, report.ToolResult]:
-        results: dict[str, report.ToolResult] = {}
-        for tool in self.tools:
-            reason = self.missing[tool.name]
-            results[tool.name] = ({"status": "n/a", "reason": reason} if reason
-                                  else {"status": "ok", "runs": []})
-        for round_no in range(self.args.runs):
-            for tool in self.tools:
-                result = results[tool.name]
-                if result["status"] == "ok":
-                    self._build_once(tool, project, result)
-                    if result["status"] == "ok":
-                        self.progress(f"build {tool.name} run {round_no + 1}: "
-                                       f"{result['runs'][-1]['wall_s']:.2f} s")
-        for result in results.values():
-            if result["status"] == "ok":
-                report.summarise(result)
+        results = self._rounds("build",
+                               lambda tool, result: self._build_once(tool, project, result))
         report.add_ratios(results, None)
         return results
 
@@ -230,6 +238,7 @@ class Bench:
             "wall_s": measured.wall, "peak_rss_mb": measured.peak_rss / MB,
             "group_rss_mb": measured.group_rss / MB, "returncode": measured.returncode,
             "requests": 0, "connections": 0, "turns": 0, "bytes_up": 0, "request_summary": {},
+            "timeline": [],
         })
 
     def startup(self) -> dict[str, Any]:
@@ -276,7 +285,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "machine": _machine(),
         "config": {"rtt_ms": args.rtt_ms, "conn_mbps": args.conn_mbps,
                    "total_mbps": args.total_mbps, "handshake_rtts": args.handshake_rtts,
-                   "runs": args.runs, "quick": args.quick,
+                   "runs": args.runs, "quick": args.quick, "extra_args": args.extra_args,
                    "offline_builds": "PIP_NO_INDEX" in bench.env},
         "tools": {t.name: {"label": t.label, "version": t.version(),
                            "available": bench.missing[t.name] is None,
@@ -302,11 +311,14 @@ def render(result: dict[str, Any]) -> str:
     parts = [f"Link: RTT {config['rtt_ms']:g} ms, {config['conn_mbps']:g} MB/s per connection, "
              f"{config['total_mbps']:g} MB/s in total, {config['handshake_rtts']} round trips per "
              f"new connection; median of {config['runs']} run(s); "
-             f"{result['machine']['cpus']} CPUs.", ""]
+             f"{result['machine']['cpus']} CPUs.",
+             "Tools: " + ", ".join(f"{name} {tool['version']}"
+                                   for name, tool in result["tools"].items()) + ".", ""]
     if result["scenarios"]:
         parts += [report.scenario_table(result["scenarios"]), ""]
     if "build" in result:
-        parts += [report.build_table(result["build"]), ""]
+        labels = {name: TOOLS[name].build_label for name in result["build"]}
+        parts += [report.build_table(result["build"], labels), ""]
     startup = result.get("startup")
     if startup:
         if startup["status"] == "ok":
@@ -320,6 +332,8 @@ def render(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every index, proxy and tool started so far is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="pypi-publish-bench-"))
     try:
         result = run(args, work)

@@ -7,6 +7,7 @@ rerun. Credentials go through each tool's environment variables, so no secret is
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,9 @@ class Tool:
     name: str
     label: str
     executable: str
+    build_label: str
+    # Added to every publishing command, e.g. ["--parallel", "8"] to try a setting.
+    extra_args: tuple[str, ...] = ()
 
     def path(self) -> str | None:
         local = BIN / self.executable
@@ -53,12 +57,18 @@ class Tool:
         return None
 
     def version(self) -> str:
+        if self.name != "uv":
+            # Python tools: ask the installed distribution (pypi-publish has no --version).
+            try:
+                return importlib.metadata.version(self.executable)
+            except importlib.metadata.PackageNotFoundError:
+                return "n/a"
         path = self.path()
         if path is None:
             return "n/a"
         done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60,
                               check=False)
-        return (done.stdout.strip().splitlines() or ["unknown"])[0]
+        return (done.stdout.strip().splitlines() or ["unknown"])[0].removeprefix("uv ")
 
     def credentials_env(self, user: str, password: str) -> dict[str, str]:
         if self.name == "uv":
@@ -71,10 +81,14 @@ class Tool:
         assert path is not None
         upload = f"{url.rstrip('/')}/"
         if self.name == "twine":
-            return _twine(path, scenario, upload, dist)
-        if self.name == "uv":
-            return _uv(path, scenario, upload, dist)
-        return _product(path, scenario, upload, dist)
+            plan = _twine(path, scenario, upload, dist)
+        elif self.name == "uv":
+            plan = _uv(path, scenario, upload, dist)
+        else:
+            plan = _product(path, scenario, upload, dist)
+        if self.extra_args and plan.steps:
+            plan = Plan([*plan.steps[:-1], [*plan.steps[-1], *self.extra_args]])
+        return plan
 
     def build(self, project: Path, dist: Path) -> list[str]:
         path = self.path()
@@ -125,7 +139,7 @@ def _product(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
 
 
 TOOLS = {
-    "twine": Tool("twine", "python -m build + twine upload", "twine"),
-    "uv": Tool("uv", "uv build + uv publish", "uv"),
-    PRODUCT: Tool(PRODUCT, "pypi-publish (this project)", PRODUCT),
+    "twine": Tool("twine", "python -m build + twine upload", "twine", "python -m build"),
+    "uv": Tool("uv", "uv build + uv publish", "uv", "uv build"),
+    PRODUCT: Tool(PRODUCT, "pypi-publish (this project)", PRODUCT, "pypi-publish --no-upload"),
 }

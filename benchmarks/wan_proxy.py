@@ -70,6 +70,9 @@ class Stats:
     bytes_down: int = 0
     unparsed_connections: int = 0
     request_log: list[str] = field(default_factory=list)
+    # (time.monotonic(), connection number, "open" | "METHOD target" | "answer"), as the proxy
+    # saw it: requests when their first bytes arrive, answers when the index starts replying.
+    timeline: list[tuple[float, int, str]] = field(default_factory=list)
 
     def request_summary(self) -> dict[str, int]:
         """Requests by method and path, e.g. {"POST /": 12, "GET /simple/pkg/": 1}."""
@@ -82,7 +85,15 @@ class Stats:
 
 
 class _Pacer:
-    """A rate limit with no burst: each chunk occupies the link for size / rate seconds."""
+    """A rate limit: each chunk occupies the link for size / rate seconds, back to back.
+
+    A reader wakes up a little after the link became free (timer and scheduling latency). That
+    time must not be lost, or a busy link would run measurably below its rate; so a chunk that
+    comes less than `CATCH_UP` seconds late starts when the link became free. Later than that,
+    the link was idle, and the chunk starts now: there is no burst after a pause.
+    """
+
+    CATCH_UP = 0.010
 
     def __init__(self, rate: float, clock: Callable[[], float]) -> None:
         self.rate = rate
@@ -91,9 +102,26 @@ class _Pacer:
 
     def reserve(self, size: int) -> float:
         """Book `size` bytes on the link; return when their transmission ends."""
-        start = max(self._clock(), self._free_at)
+        now = self._clock()
+        start = self._free_at if now - self._free_at < self.CATCH_UP else now
         self._free_at = start + size / self.rate
         return self._free_at
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every connection of one proxy uses: the shape, the shared caps, the counters."""
+
+    shape: LinkShape
+    upstream: tuple[str, int]
+    idle_timeout: float
+    total: dict[str, _Pacer]  # by direction, "up" (to the upstream) and "down"
+    count: Callable[[Callable[[Stats], None]], None]
+
+
+def _log_event(stats: Stats, connection: int, what: str) -> None:
+    if len(stats.timeline) < MAX_REQUEST_LOG:
+        stats.timeline.append((time.monotonic(), connection, what))
 
 
 def _require_loopback(host: str, what: str) -> None:
@@ -134,8 +162,7 @@ class WanProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        self._up_total: _Pacer | None = None
-        self._down_total: _Pacer | None = None
+        self._shared: _Shared | None = None
 
     # -- control, from any thread -------------------------------------------------------------
 
@@ -193,8 +220,10 @@ class WanProxy:
 
     def stats(self) -> Stats:
         with self._lock:
-            copy = Stats(**{k: v for k, v in asdict(self._stats).items() if k != "request_log"})
+            lists = ("request_log", "timeline")
+            copy = Stats(**{k: v for k, v in asdict(self._stats).items() if k not in lists})
             copy.request_log = list(self._stats.request_log)
+            copy.timeline = list(self._stats.timeline)
             return copy
 
     def reset_stats(self) -> None:
@@ -212,8 +241,8 @@ class WanProxy:
 
     async def _listen(self) -> None:
         clock = asyncio.get_running_loop().time
-        self._up_total = _Pacer(self.shape.total_rate, clock)
-        self._down_total = _Pacer(self.shape.total_rate, clock)
+        total = {d: _Pacer(self.shape.total_rate, clock) for d in ("up", "down")}
+        self._shared = _Shared(self.shape, self.upstream, self.idle_timeout, total, self._count)
         self._server = await asyncio.start_server(self._accept, *self.listen)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -245,14 +274,16 @@ class WanProxy:
             else:
                 self._stats.connections += 1
                 self._stats.active += 1
+                number = self._stats.connections
+                _log_event(self._stats, number, "open")
         if over:
             writer.close()
             return
         task = asyncio.current_task()
-        assert task is not None
+        assert task is not None and self._shared is not None
         self._tasks.add(task)
         try:
-            await _Connection(self, reader, writer).run()
+            await _Connection(self._shared, number, reader, writer).run()
         except asyncio.CancelledError:
             pass  # the proxy is stopping; the connection closes below
         finally:
@@ -269,30 +300,35 @@ class _Connection:
     """One client connection and its upstream, with a shaped pump in each direction."""
 
     def __init__(
-        self, proxy: WanProxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        shared: _Shared,
+        number: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        self.proxy = proxy
+        self.shared = shared
+        self.number = number
         self.client = (reader, writer)
         self.requests = RequestCounter()
         self.last_direction = "down"  # so the first client burst counts as a turn
         self.last_activity = time.monotonic()
 
     async def run(self) -> None:
-        proxy = self.proxy
-        shape = proxy.shape
+        shape = self.shared.shape
         client_reader, client_writer = self.client
         upstream_writer: asyncio.StreamWriter | None = None
         try:
             # The handshake's round trips pass before the first byte can move, as on a real link.
             await asyncio.sleep(shape.handshake_rtts * shape.rtt)
-            upstream_reader, upstream_writer = await asyncio.open_connection(*proxy.upstream)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                *self.shared.upstream)
             await self._forward(client_reader, client_writer, upstream_reader, upstream_writer)
         except (ConnectionError, OSError, _Idle):
             pass  # either side going away ends the connection; nothing to report
         finally:
             if not self.requests.following:
-                proxy._count(lambda s: setattr(s, "unparsed_connections",
-                                               s.unparsed_connections + 1))
+                self.shared.count(lambda s: setattr(s, "unparsed_connections",
+                                                    s.unparsed_connections + 1))
             for writer in (client_writer, upstream_writer):
                 if writer is not None:
                     writer.close()
@@ -307,18 +343,12 @@ class _Connection:
         upstream_writer: asyncio.StreamWriter,
     ) -> None:
         """Run both directions until both ended; the first failure or idleness ends them all."""
-        proxy = self.proxy
-        clock = asyncio.get_running_loop().time
-        assert proxy._up_total is not None and proxy._down_total is not None
         up: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
         down: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(MAX_QUEUED_CHUNKS)
         pumps = {
-            asyncio.create_task(self._read(client_reader, up, "up",
-                                           _Pacer(proxy.shape.conn_rate, clock), proxy._up_total)),
+            asyncio.create_task(self._read(client_reader, up, "up")),
             asyncio.create_task(self._deliver(up, upstream_writer)),
-            asyncio.create_task(self._read(upstream_reader, down, "down",
-                                           _Pacer(proxy.shape.conn_rate, clock),
-                                           proxy._down_total)),
+            asyncio.create_task(self._read(upstream_reader, down, "down")),
             asyncio.create_task(self._deliver(down, client_writer)),
         }
         idle = asyncio.create_task(self._watch_idle())
@@ -338,12 +368,12 @@ class _Connection:
         source: asyncio.StreamReader,
         queue: asyncio.Queue[tuple[float, bytes]],
         direction: str,
-        conn_pacer: _Pacer,
-        total_pacer: _Pacer,
     ) -> None:
         """Read, pace, and queue each chunk with the time it is due at the other end."""
         loop = asyncio.get_running_loop()
-        delay = self.proxy.shape.rtt / 2
+        delay = self.shared.shape.rtt / 2
+        conn_pacer = _Pacer(self.shared.shape.conn_rate, loop.time)
+        total_pacer = self.shared.total[direction]
         while True:
             data = await source.read(READ_SIZE)
             self.last_activity = time.monotonic()
@@ -374,6 +404,7 @@ class _Connection:
     def _observe(self, direction: str, data: bytes) -> None:
         started = self.requests.feed(data) if direction == "up" else []
         turn = direction == "up" and self.last_direction == "down"
+        answer = direction == "down" and self.last_direction == "up"
         self.last_direction = direction
 
         def update(stats: Stats) -> None:
@@ -385,12 +416,16 @@ class _Connection:
             stats.requests += len(started)
             room = MAX_REQUEST_LOG - len(stats.request_log)
             stats.request_log.extend(started[:max(0, room)])
+            for request in started:
+                _log_event(stats, self.number, request)
+            if answer:
+                _log_event(stats, self.number, "answer")
 
-        self.proxy._count(update)
+        self.shared.count(update)
 
     async def _watch_idle(self) -> None:
         """End a connection nobody used for `idle_timeout` seconds, so none lingers forever."""
-        timeout = self.proxy.idle_timeout
+        timeout = self.shared.idle_timeout
         while True:
             idle = time.monotonic() - self.last_activity
             if idle >= timeout:

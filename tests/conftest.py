@@ -90,7 +90,8 @@ def parse_output_file(text: str) -> dict[str, str]:
 def _clean_env() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_",
                                                                      "ACTIONS_", "RUNNER_"))}
-    for key in ("PYPI_API_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"):
+    for key in ("PYPI_API_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL",
+                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         keep.pop(key, None)
     return keep
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.http_framing import RequestCounter
+from benchmarks.tools import TOOLS
 from benchmarks.wan_proxy import MB, LinkShape, WanProxy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
 def upstream() -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval keeps shutdown quick at teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
@@ -150,6 +152,19 @@ def test_requests_and_connections_are_counted(upstream: int) -> None:
     assert (stats.connections, stats.requests, stats.turns) == (2, 4, 4)
     assert stats.request_summary() == {"GET /bytes/10": 3, "POST /": 1}
     assert stats.bytes_up > 100_000
+
+
+def test_the_timeline_shows_each_connection_request_and_answer_in_order(upstream: int) -> None:
+    with _proxy(upstream) as proxy:
+        connection = _connection(proxy)
+        _timed(connection, "GET", "/bytes/10")
+        _timed(connection, "POST", "/", b"x" * 1000)
+        connection.close()
+        timeline = proxy.stats().timeline
+    assert [(number, what) for _, number, what in timeline] == [
+        (1, "open"), (1, "GET /bytes/10"), (1, "answer"), (1, "POST /"), (1, "answer")]
+    times = [when for when, _, _ in timeline]
+    assert times == sorted(times)
 
 
 def test_reset_starts_the_counts_again(upstream: int) -> None:
@@ -255,3 +270,37 @@ def test_the_script_reports_its_port_and_writes_stats_on_exit(
     stats = json.loads(stats_file.read_text())
     assert (stats["connections"], stats["requests"]) == (1, 1)
     assert stats["request_summary"] == {"GET /bytes/10": 1}
+
+
+def test_the_benchmark_runs_twine_and_uv_and_writes_its_results(tmp_path: Path) -> None:
+    """A smoke run of benchmarks/run.py with small files; the product is measured elsewhere."""
+    # uv is compared where it is installed; twine always is (a test dependency).
+    tools = ("twine", "uv") if TOOLS["uv"].path() else ("twine",)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--runs", "1",
+         "--rtt-ms", "5", "--tools", ",".join(tools), "--scenario", "small", "--scenario", "matrix",
+         "--scenario", "big", "--scenario", "rerun", "--results-dir", str(tmp_path),
+         "--name", "smoke"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke.json").read_text())
+    assert set(result) >= {"name", "created", "machine", "config", "tools", "scenarios", "goals"}
+    assert result["config"]["rtt_ms"] == 5
+    assert [s["name"] for s in result["scenarios"]] == ["small", "matrix", "big", "rerun"]
+    for scenario in result["scenarios"]:
+        assert scenario["limit_s"] > 0
+        assert set(scenario["results"]) == set(tools)
+    by_name = {s["name"]: s["results"] for s in result["scenarios"]}
+    assert by_name["rerun"]["twine"]["status"] == "unsupported"
+    for name in ("small", "matrix", "big"):
+        for tool in tools:
+            outcome = by_name[name][tool]
+            assert outcome["status"] == "ok", outcome.get("reason")
+            assert len(outcome["runs"]) == 1
+            assert outcome["wall_s"] > 0 and outcome["peak_rss_mb"] > 0
+    # twine sends one POST per file on one kept-alive connection.
+    assert by_name["matrix"]["twine"]["requests"] == 12
+    if "uv" in tools:
+        assert by_name["rerun"]["uv"]["runs"][0]["request_summary"]
+    assert "| matrix | twine |" in done.stdout

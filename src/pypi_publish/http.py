@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -13,9 +13,21 @@ from .retry import RETRYABLE_STATUS, RetryPolicy
 USER_AGENT = f"pypi-publish/{__version__}"
 
 
-def new_session(pool_size: int = 4) -> requests.Session:
+def ca_bundle(env: Mapping[str, str]) -> str | None:
+    """The CA bundle to trust: requests reads REQUESTS_CA_BUNDLE itself, not SSL_CERT_FILE."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def new_session(pool_size: int = 4, env: Mapping[str, str] | None = None) -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    bundle = ca_bundle(env or {})
+    if bundle:
+        session.verify = bundle
     adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -32,6 +44,9 @@ class Attempt:
     @property
     def transient(self) -> bool:
         if self.error is not None:
+            # A certificate problem does not heal by retrying.
+            if isinstance(self.error, requests.exceptions.SSLError):
+                return False
             return isinstance(self.error, (requests.ConnectionError, requests.Timeout))
         return self.response is not None and self.response.status_code in RETRYABLE_STATUS
 
@@ -39,7 +54,14 @@ class Attempt:
 def describe_error(error: BaseException) -> str:
     """A one-line reason for a transport error, without URLs' query strings or headers."""
     if isinstance(error, requests.exceptions.SSLError):
-        return "TLS verification failed (certificate not trusted or wrong host)"
+        text = str(error)
+        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+            return "TLS handshake failed: the server does not speak TLS on that port (plain http?)"
+        if "match" in text and "hostname" in text.lower():
+            return "TLS verification failed: the certificate is not valid for this host name"
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return "TLS verification failed: the certificate is not signed by a trusted authority"
+        return "TLS handshake failed"
     if isinstance(error, requests.ConnectTimeout):
         return "connection timed out"
     if isinstance(error, requests.ReadTimeout):

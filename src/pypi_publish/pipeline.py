@@ -33,7 +33,7 @@ def upload_release(checked: CheckedRelease, config: Config, env: Mapping[str, st
 
     policy = policy_from_env(env)
     release = checked.release
-    with new_session(pool_size=config.parallel) as session:
+    with new_session(pool_size=config.parallel, env=env) as session:
         with console.group("Authenticate"):
             credentials = obtain_credentials(config, env, session, policy, console)
             console.info(f"Using {credentials.source} as `{credentials.user}`.")
