@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import typing
 from pathlib import Path
 
-from build import BuildBackendException, BuildException, ProjectBuilder
+from build import BuildBackendException, BuildException, DistributionType, ProjectBuilder
 from build.env import DefaultIsolatedEnv, Installer
 
 
@@ -40,32 +43,97 @@ def _unpack_sdist(sdist: Path, into: Path) -> Path:
     return entries[0]
 
 
+class HookPair:
+    """Requirements and build of one distribution kind in one backend process (see _hook_pair)."""
+
+    def __init__(self, env: DefaultIsolatedEnv, builder: ProjectBuilder, workdir: Path) -> None:
+        self.env = env
+        self.builder = builder
+        self.script = workdir / "hook_pair.py"
+        if not self.script.exists():
+            shutil.copy(Path(__file__).with_name("_hook_pair.py"), self.script)
+
+    def build(self, kind: DistributionType, outdir: Path, installed: set[str]) -> Path:
+        environ = {**os.environ, **(self.env.make_extra_environ() or {}),
+                   "_PYPROJECT_HOOKS_BUILD_BACKEND": self.builder._backend}
+        log = tempfile.TemporaryFile()
+        with subprocess.Popen(
+            [self.env.python_executable, str(self.script), kind, str(outdir)],
+            cwd=self.builder.source_dir, env=environ, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=log, text=True,
+        ) as child:
+            if child.stdin is None or child.stdout is None:
+                raise BuildException("could not talk to the build backend")
+            first = child.stdout.readline()
+            requires = set(json.loads(first)["requires"]) if first else None
+            if requires is None or requires - installed:
+                child.stdin.write("stop\n")
+                child.stdin.close()
+                child.wait()
+                _echo(log)
+                if requires is None:
+                    raise BuildException(f"the build backend failed to start ({kind})")
+                # Something new to install: the ordinary one-hook-per-process path.
+                self.env.install(requires - installed)
+                installed |= requires
+                return Path(self.builder.build(kind, outdir))
+            child.stdin.write("build\n")
+            child.stdin.close()
+            answer = child.stdout.readline()
+            child.wait()
+        _echo(log)
+        if child.returncode != 0 or not answer:
+            raise BuildException(f"the build backend failed to build the {kind}")
+        built: str = json.loads(answer)["built"]
+        return outdir / built
+
+
+def _echo(log: typing.IO[bytes]) -> None:
+    log.seek(0)
+    sys.stderr.write(log.read().decode("utf-8", errors="replace"))
+    log.close()
+
+
+def _pairable(builder: ProjectBuilder) -> bool:
+    """The one-process path only for backends found on the environment's path (nearly all)."""
+    system = getattr(builder, "_build_system", None)
+    return isinstance(getattr(builder, "_backend", None), str) and isinstance(system, dict) \
+        and not system.get("backend-path")
+
+
+def _build_kind(kind: DistributionType, builder: ProjectBuilder, env: DefaultIsolatedEnv,
+                outdir: Path, installed: set[str], workdir: Path) -> Path:
+    if _pairable(builder):
+        return HookPair(env, builder, workdir).build(kind, outdir, installed)
+    requires = builder.get_requires_for_build(kind) - installed
+    if requires:
+        env.install(requires)
+        installed |= requires
+    return Path(builder.build(kind, outdir))
+
+
 def build(project_dir: Path, outdir: Path) -> dict[str, object]:
     seconds: dict[str, float] = {}
     outdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with DefaultIsolatedEnv(installer=pick_installer()) as env:
+    with DefaultIsolatedEnv(installer=pick_installer()) as env, \
+            tempfile.TemporaryDirectory(prefix="pypi-publish-build-") as tmp:
+        workdir = Path(tmp)
         builder = ProjectBuilder.from_isolated_env(env, project_dir)
         installed = set(builder.build_system_requires)
         env.install(installed)
-        sdist_requires = builder.get_requires_for_build("sdist") - installed
-        if sdist_requires:
-            env.install(sdist_requires)
-            installed |= sdist_requires
         seconds["environment"] = time.monotonic() - started
         mark = time.monotonic()
-        sdist = Path(builder.build("sdist", outdir))
+        sdist = _build_kind("sdist", builder, env, outdir, installed, workdir)
         seconds["sdist"] = time.monotonic() - mark
         mark = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="pypi-publish-sdist-") as tmp:
-            # The wheel comes from the sdist, as `python -m build` does: a file missing from the
-            # sdist fails here rather than in a user's install.
-            source = _unpack_sdist(sdist, Path(tmp))
-            wheel_builder = ProjectBuilder.from_isolated_env(env, source)
-            wheel_requires = wheel_builder.get_requires_for_build("wheel") - installed
-            if wheel_requires:
-                env.install(wheel_requires)
-            wheel = Path(wheel_builder.build("wheel", outdir))
+        # The wheel comes from the sdist, as `python -m build` does: a file missing from the
+        # sdist fails here rather than in a user's install. Same environment, no second one.
+        unpacked = workdir / "sdist"
+        unpacked.mkdir()
+        source = _unpack_sdist(sdist, unpacked)
+        wheel_builder = ProjectBuilder.from_isolated_env(env, source)
+        wheel = _build_kind("wheel", wheel_builder, env, outdir, installed, workdir)
         seconds["wheel"] = time.monotonic() - mark
     return {"files": [str(sdist), str(wheel)], "seconds": seconds}
 

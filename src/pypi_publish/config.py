@@ -19,7 +19,7 @@ from .errors import ConfigError
 PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 REPOSITORIES = {"pypi": PYPI_UPLOAD_URL, "testpypi": TESTPYPI_UPLOAD_URL}
-DEFAULT_PARALLEL = 4
+DEFAULT_PARALLEL = 6
 MAX_PARALLEL = 16
 TRUE_WORDS = ("true", "True", "TRUE")
 FALSE_WORDS = ("false", "False", "FALSE")

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -45,11 +47,19 @@ class Distribution:
     size: int
     sha256: str
     blake2_256: str
-    md5: str
 
     @property
     def filename(self) -> str:
         return self.path.name
+
+    @cached_property
+    def md5(self) -> str:
+        """Only for indexes that list nothing better; hashing costs time on large files."""
+        md5 = hashlib.md5(usedforsecurity=False)
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                md5.update(chunk)
+        return md5.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -64,19 +74,17 @@ class Release:
     build_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
-def digests(path: Path) -> tuple[int, str, str, str]:
-    """Size, SHA-256, BLAKE2b-256 and MD5 in one pass over the file (the index wants all three)."""
+def digests(path: Path) -> tuple[int, str, str]:
+    """Size, SHA-256 and BLAKE2b-256 (the two digests the upload form carries), in one pass."""
     sha256 = hashlib.sha256()
     blake2 = hashlib.blake2b(digest_size=32)
-    md5 = hashlib.md5(usedforsecurity=False)
     size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
             sha256.update(chunk)
             blake2.update(chunk)
-            md5.update(chunk)
-    return size, sha256.hexdigest(), blake2.hexdigest(), md5.hexdigest()
+    return size, sha256.hexdigest(), blake2.hexdigest()
 
 
 def classify(name: str) -> Literal["sdist", "wheel", "legacy", "other"]:
@@ -123,8 +131,8 @@ def describe(path: Path, config: Config) -> Distribution:
     kind, project, version = parse_filename(path.name)
     if config.confine_paths:
         _check_confined(path, config.workspace)
-    size, sha256, blake2, md5 = digests(path)
-    return Distribution(path, kind, project, version, size, sha256, blake2, md5)
+    size, sha256, blake2 = digests(path)
+    return Distribution(path, kind, project, version, size, sha256, blake2)
 
 
 def _packages_dir_hint(config: Config) -> str:
@@ -169,7 +177,9 @@ def release_from(files: list[Path], config: Config, ignored: list[str], built: b
         raise DistributionError(
             f"No distributions in `{config.packages_dir}`.", _packages_dir_hint(config)
         )
-    dists = [describe(path, config) for path in files]
+    # hashlib releases the GIL, so a wheel matrix hashes on every core at once.
+    with ThreadPoolExecutor(max_workers=min(8, len(files)), thread_name_prefix="hash") as pool:
+        dists = list(pool.map(lambda path: describe(path, config), files))
     projects = sorted({d.project for d in dists})
     if len(projects) > 1:
         raise DistributionError(

@@ -74,8 +74,7 @@ def form_fields(dist: Distribution, meta: FileMetadata) -> list[tuple[str, str]]
         fields += [("filetype", "bdist_wheel"), ("pyversion", python_tag)]
     else:
         fields += [("filetype", "sdist"), ("pyversion", "source")]
-    fields += [("md5_digest", dist.md5), ("sha256_digest", dist.sha256),
-               ("blake2_256_digest", dist.blake2_256)]
+    fields += [("sha256_digest", dist.sha256), ("blake2_256_digest", dist.blake2_256)]
     return fields
 
 
@@ -295,8 +294,10 @@ class Uploader:
     def _upload_all(self, pending: list[FileResult]) -> None:
         log_done: Callable[[FileResult], None] = self._log_result
         # The first file creates the project and the release on the index; racing it with the
-        # others makes some indexes answer with conflicts.
-        first, rest = pending[0], pending[1:]
+        # others makes some indexes answer with conflicts. The smallest goes first, so the
+        # time spent on one connection only is as short as it can be.
+        first = min(pending, key=lambda r: r.dist.size)
+        rest = [r for r in pending if r is not first]
         self.upload_one(first)
         log_done(first)
         if self.stop.is_set() or not rest:
