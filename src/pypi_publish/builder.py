@@ -56,7 +56,11 @@ class HookPair:
     def build(self, kind: DistributionType, outdir: Path, installed: set[str]) -> Path:
         environ = {**os.environ, **(self.env.make_extra_environ() or {}),
                    "_PYPROJECT_HOOKS_BUILD_BACKEND": self.builder._backend}
-        log = tempfile.TemporaryFile()
+        with tempfile.TemporaryFile() as log:
+            return self._run(kind, outdir, installed, environ, log)
+
+    def _run(self, kind: DistributionType, outdir: Path, installed: set[str],
+             environ: dict[str, str], log: typing.IO[bytes]) -> Path:
         with subprocess.Popen(
             [self.env.python_executable, str(self.script), kind, str(outdir)],
             cwd=self.builder.source_dir, env=environ, stdin=subprocess.PIPE,
@@ -67,8 +71,7 @@ class HookPair:
             first = child.stdout.readline()
             requires = set(json.loads(first)["requires"]) if first else None
             if requires is None or requires - installed:
-                child.stdin.write("stop\n")
-                child.stdin.close()
+                _tell(child.stdin, "stop")
                 child.wait()
                 _echo(log)
                 if requires is None:
@@ -77,8 +80,7 @@ class HookPair:
                 self.env.install(requires - installed)
                 installed |= requires
                 return Path(self.builder.build(kind, outdir))
-            child.stdin.write("build\n")
-            child.stdin.close()
+            _tell(child.stdin, "build")
             answer = child.stdout.readline()
             child.wait()
         _echo(log)
@@ -88,10 +90,17 @@ class HookPair:
         return outdir / built
 
 
+def _tell(stdin: typing.IO[str], word: str) -> None:
+    try:
+        stdin.write(word + "\n")
+        stdin.close()
+    except BrokenPipeError:  # the backend already died; its log says why
+        pass
+
+
 def _echo(log: typing.IO[bytes]) -> None:
     log.seek(0)
     sys.stderr.write(log.read().decode("utf-8", errors="replace"))
-    log.close()
 
 
 def _pairable(builder: ProjectBuilder) -> bool:
