@@ -8,6 +8,7 @@ print a token, and reads the result file rather than parsing the build's log.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -95,7 +96,8 @@ def _tell(stdin: typing.IO[str], word: str) -> None:
         stdin.write(word + "\n")
         stdin.close()
     except BrokenPipeError:  # the backend already died; its log says why
-        pass
+        with contextlib.suppress(OSError):
+            stdin.close()
 
 
 def _echo(log: typing.IO[bytes]) -> None:
