@@ -6,6 +6,7 @@ import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 
@@ -80,10 +81,10 @@ def test_policy_knobs_from_environment_are_bounded() -> None:
 
 
 class _Flaky(BaseHTTPRequestHandler):
-    answers: list[int] = []
+    answers: ClassVar[list[int]] = []
     seen = 0
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).seen += 1
         status = self.answers.pop(0) if self.answers else 200
         self.send_response(status)
@@ -92,7 +93,7 @@ class _Flaky(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
