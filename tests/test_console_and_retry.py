@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -97,51 +99,42 @@ class _Flaky(BaseHTTPRequestHandler):
         return
 
 
-def _serve(answers: list[int]) -> tuple[ThreadingHTTPServer, threading.Thread, type[_Flaky]]:
+@contextmanager
+def flaky_server(answers: list[int]) -> Iterator[tuple[str, type[_Flaky]]]:
+    """A loopback server giving `answers` in turn, then 200s; yields its URL and its counter."""
     handler = type("Handler", (_Flaky,), {"answers": list(answers), "seen": 0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return server, thread, handler
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_transient_answers_are_retried_until_success() -> None:
-    server, thread, handler = _serve([503, 429, 502])
     sleeps: list[float] = []
     policy = RetryPolicy(base_delay=0.01, sleep=sleeps.append)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
-        with new_session() as session:
-            attempt = with_retries(lambda: session.get(url, timeout=5), policy)
-    finally:
-        server.shutdown()
-        thread.join()
+    with flaky_server([503, 429, 502]) as (url, handler), new_session() as session:
+        attempt = with_retries(lambda: session.get(url, timeout=5), policy)
     assert attempt.response is not None and attempt.response.status_code == 200
     assert handler.seen == 4
     assert len(sleeps) == 3
 
 
 def test_client_errors_are_not_retried() -> None:
-    server, thread, handler = _serve([404])
     policy = RetryPolicy(base_delay=0.01, sleep=lambda _: None)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
+    with flaky_server([404]) as (url, handler):
         attempt = with_retries(lambda: requests.get(url, timeout=5), policy)
-    finally:
-        server.shutdown()
-        thread.join()
     assert attempt.response is not None and attempt.response.status_code == 404
     assert handler.seen == 1
 
 
 def test_attempts_are_bounded() -> None:
-    server, thread, handler = _serve([503] * 10)
     policy = RetryPolicy(attempts=3, base_delay=0.01, sleep=lambda _: None)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
+    with flaky_server([503] * 10) as (url, handler):
         attempt = with_retries(lambda: requests.get(url, timeout=5), policy)
-    finally:
-        server.shutdown()
-        thread.join()
     assert attempt.response is not None and attempt.response.status_code == 503
     assert handler.seen == 3
