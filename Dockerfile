@@ -35,16 +35,16 @@ RUN /opt/build-tools/bin/python -m pip wheel --quiet --no-deps --no-build-isolat
  && /opt/build-tools/bin/python -m pip --python /opt/venv/bin/python install --quiet --no-deps \
       --no-index --no-compile /tmp/wheels/pypi_publish-*.whl \
  && /opt/venv/bin/python -m pip check \
- && /opt/venv/bin/python -I -c "import pypi_publish.action, pypi_publish.builder, readme_renderer.rst"
+ && /opt/venv/bin/python -I -B -c "import pypi_publish.action, pypi_publish.builder, readme_renderer.rst"
 
 # Byte-compile what a publish runs, with hash-checked .pyc that never look at file times (so they
 # stay valid whatever the copy does to mtimes). Left as source, to keep the image small: pip
 # (only a build runs it, ~0.3 s each time) and Pygments' lexers (one is loaded per highlighted
 # README code block). pip's Windows launchers are of no use here.
 RUN rm -f /opt/venv/lib/python3*/site-packages/pip/_vendor/distlib/*.exe \
- && /opt/venv/bin/python -m compileall -q -j0 --invalidation-mode unchecked-hash \
+ && /opt/venv/bin/python -m compileall -q -f -j0 --invalidation-mode unchecked-hash \
       -x '/site-packages/(pip|pygments/lexers)/' /opt/venv/lib \
- && /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash \
+ && /opt/venv/bin/python -m compileall -q -f --invalidation-mode unchecked-hash \
       /opt/venv/lib/python3*/site-packages/pygments/lexers/_mapping.py
 
 FROM ${BASE}

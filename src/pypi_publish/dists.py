@@ -203,16 +203,45 @@ def scrubbed_environment(env: Mapping[str, str]) -> dict[str, str]:
             if k not in SECRET_ENV_NAMES and not k.startswith("INPUT_")}
 
 
+def build_owner(project: Path) -> tuple[int, int] | None:
+    """Who builds: the project's owner when root runs on another user's checkout.
+
+    The Actions runner starts the container as root on a workspace owned by the runner's user;
+    files a root build leaves (dist/, *.egg-info) would be undeletable by the next job, and the
+    project's build code has no business running as root.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    stat = project.stat()
+    return None if stat.st_uid == 0 else (stat.st_uid, stat.st_gid)
+
+
+def make_owned_dir(directory: Path, owner: tuple[int, int] | None) -> None:
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    if owner is None:
+        return
+    for path in missing:
+        os.chown(path, owner[0], owner[1])
+
+
 def build_distributions(config: Config, console: Console) -> tuple[list[Path], dict[str, float]]:
     project = config.project_dir
+    if project == config.workspace and project.is_dir() and not any(project.iterdir()):
+        raise BuildError(
+            f"The workspace `{project}` is empty.",
+            "Run `actions/checkout` (to build) or `actions/download-artifact` (to publish built "
+            "files) in an earlier step.",
+        )
     if not (project / "pyproject.toml").is_file() and not (project / "setup.py").is_file():
         raise BuildError(
             f"`{project}` has no `pyproject.toml` or `setup.py`, so there is nothing to build.",
             "Set `project-dir` (CLI: `--project-dir`) to the project's directory, or put built "
             "distributions in `packages-dir` and set `build: false` (CLI: `--skip-build`).",
         )
+    owner = build_owner(project)
     try:
-        config.packages_dir.mkdir(parents=True, exist_ok=True)
+        make_owned_dir(config.packages_dir, owner)
         with tempfile.NamedTemporaryFile(dir=config.packages_dir, prefix=".write-test-"):
             pass
     except OSError as error:
@@ -222,6 +251,8 @@ def build_distributions(config: Config, console: Console) -> tuple[list[Path], d
             "in an earlier step and set `build: false`.",
         ) from None
     with tempfile.TemporaryDirectory(prefix="pypi-publish-build-") as tmp:
+        if owner:
+            os.chown(tmp, owner[0], owner[1])
         result = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "pypi_publish.builder", str(project),
                    str(config.packages_dir), str(result)]
@@ -229,6 +260,8 @@ def build_distributions(config: Config, console: Console) -> tuple[list[Path], d
             proc = subprocess.run(
                 command, cwd=project, env=scrubbed_environment(os.environ),
                 capture_output=True, text=True, check=False,
+                user=owner[0] if owner else None, group=owner[1] if owner else None,
+                extra_groups=[] if owner else None,
             )
             log = (proc.stdout + proc.stderr).rstrip()
             if config.verbose or console.actions:
