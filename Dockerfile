@@ -4,7 +4,7 @@
 # digest so amd64 and arm64 runners resolve the same release; the tag in front of the digest only
 # documents it. Any Debian-style Python 3.10+ image with `python -m venv` works as BASE (the tests
 # build on a local Debian 12 / Python 3.11 one). Refresh the digest deliberately, with the locks:
-# docker/lock.sh and docs/image.md.
+# docker/lock.sh and the README ("The action's image").
 ARG BASE=python:3.13.15-slim-trixie@sha256:8d9d0b8bcf6506481eae4907c18f5e3e7902e629f5f6d684f9e7c32e85e3ddf0
 
 FROM ${BASE} AS builder
