@@ -16,7 +16,7 @@ from tests.support.index_server import IndexServer
 from tests.support.projects import write_project
 from tests.support.secret_sweep import sweep_file
 
-pytest_plugins = ["tests.support.secret_sweep"]
+pytest_plugins = ["tests.support.secret_sweep", "tests.fakes.fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"

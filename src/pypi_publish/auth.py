@@ -76,6 +76,7 @@ def obtain_credentials(
     session: requests.Session,
     policy: RetryPolicy,
     console: Console,
+    project: str = "",
 ) -> Credentials:
     if config.password:
         console.add_secret(config.password)
@@ -88,6 +89,7 @@ def obtain_credentials(
     if warning:
         console.warning(warning, title="Trusted Publishing user")
     token = oidc.mint_upload_token(
-        config.repository_url, env=env, session=session, policy=policy, console=console
+        config.repository_url, env=env, session=session, policy=policy, console=console,
+        project=project,
     )
     return Credentials("__token__", token, "trusted-publishing", "Trusted Publishing")

@@ -35,7 +35,8 @@ def upload_release(checked: CheckedRelease, config: Config, env: Mapping[str, st
     release = checked.release
     with new_session(pool_size=config.parallel, env=env) as session:
         with console.group("Authenticate"):
-            credentials = obtain_credentials(config, env, session, policy, console)
+            credentials = obtain_credentials(config, env, session, policy, console,
+                                             str(release.project))
             console.info(f"Using {credentials.source} as `{credentials.user}`.")
         plan = UploadPlan(config.repository_url, credentials.user, credentials.password,
                           config.skip_existing, config.parallel, credentials.method)
