@@ -1,6 +1,7 @@
 """The action's image: what it adds over its base, a cold build, container start to first log line,
 and a two-file token publish to a loopback pypiserver run as the runner runs it, against the same
-run outside the container. Needs buildah and podman (`bash .ci/container setup`); see the README, "The action's image".
+run outside the container. Needs buildah and podman (`bash .ci/container setup`); see the README,
+"The action's image".
 
     .venv/bin/python benchmarks/image.py [--runs 5] [--base IMAGE] [--online]
 
