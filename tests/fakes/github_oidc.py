@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.loopback_http import LoopbackHttp, send_json
 from tests.support.secret_sweep import new_secret, remember_secret
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -71,22 +70,12 @@ class GitHubOidc:
     issuer: str = ISSUER
 
     def __post_init__(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer._answer(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = LoopbackHttp(get=self._answer)
 
     @property
     def request_url(self) -> str:
         # The runner's URL already carries a query string; clients append `&audience=`.
-        return f"http://127.0.0.1:{self.server.server_address[1]}/token?api-version=2.0"
+        return f"{self.http.root}/token?api-version=2.0"
 
     def env(self) -> dict[str, str]:
         return {"ACTIONS_ID_TOKEN_REQUEST_URL": self.request_url,
@@ -97,38 +86,27 @@ class GitHubOidc:
         auth = handler.headers.get("Authorization", "")
         if self.fail_next > 0:
             self.fail_next -= 1
-            self._send(handler, 503, {"message": "try again"})
+            send_json(handler, 503, {"message": "try again"})
             return
         scheme, _, presented = auth.partition(" ")
         if scheme.lower() != "bearer" or presented != self.request_token:
             self.refused += 1
-            self._send(handler, 401, {"message": "Bad credentials"})
+            send_json(handler, 401, {"message": "Bad credentials"})
             return
         audience = query.get("audience", [""])[0]
         if not audience:
-            self._send(handler, 400, {"message": "audience required"})
+            send_json(handler, 400, {"message": "audience required"})
             return
         claims = self.workflow.claims(audience, time.time(), self.lifetime)
         claims["iss"] = self.issuer
         token = remember_secret(jwt.encode(claims, self.key, algorithm="RS256",
                                            headers={"kid": "test-key"}))
         self.issued += 1
-        self._send(handler, 200, {"count": 1, "value": token})
-
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        send_json(handler, 200, {"count": 1, "value": token})
 
     def __enter__(self) -> GitHubOidc:
-        self.thread.start()
+        self.http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.http.stop()

@@ -4,10 +4,9 @@ upload tokens, and passes uploads made with them on to a real pypiserver."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.github_oidc import ISSUER
 from tests.support.index_server import IndexServer
+from tests.support.loopback_http import LoopbackHttp, read_body, send, send_json
 from tests.support.secret_sweep import new_secret
 
 LEEWAY = 30  # seconds of clock skew Warehouse tolerates on exp/nbf/iat
@@ -61,26 +61,11 @@ class Warehouse:
     audience_requests: int = 0
 
     def __post_init__(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                outer._get(self)
-
-            def do_POST(self) -> None:
-                outer._post(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = LoopbackHttp(get=self._get, post=self._post)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.http.root
 
     @property
     def upload_url(self) -> str:
@@ -95,33 +80,32 @@ class Warehouse:
             self.audience_requests += 1
             if self.audience_failures > 0:
                 self.audience_failures -= 1
-                self._json(handler, 503, {"message": "Service Unavailable"})
+                send_json(handler, 503, {"message": "Service Unavailable"})
             elif self.mode == "disabled":
-                self._json(handler, 403, {"message": "Trusted publishing functionality not enabled"})
+                send_json(handler, 403, {"message": "Trusted publishing functionality not enabled"})
             else:
-                self._json(handler, 200, {"audience": self.audience})
+                send_json(handler, 200, {"audience": self.audience})
             return
         if handler.path.startswith("/simple/"):
             self._forward(handler, "GET", b"", {})
             return
-        self._json(handler, 404, {"message": "Not Found"})
+        send_json(handler, 404, {"message": "Not Found"})
 
     def _post(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length", "0"))
-        body = handler.rfile.read(length)
+        body = read_body(handler)
         if handler.path == "/_/oidc/mint-token" and self.mode != "absent":
             self.mint_requests += 1
             if self.mint_failures > 0:
                 self.mint_failures -= 1
-                self._json(handler, 503, {"message": "Service Unavailable"})
+                send_json(handler, 503, {"message": "Service Unavailable"})
                 return
             status, answer = self.mint(body)
-            self._json(handler, status, answer)
+            send_json(handler, status, answer)
             return
         if handler.path == "/legacy/":
             self._upload(handler, body)
             return
-        self._json(handler, 404, {"message": "Not Found"})
+        send_json(handler, 404, {"message": "Not Found"})
 
     # -- Warehouse's checks, in Warehouse's order -------------------------------------------------
     def mint(self, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -173,7 +157,7 @@ class Warehouse:
         except ValueError:
             user, password = "", ""
         if user != "__token__" or password not in self.minted:
-            self._json(handler, 403, {"message": "Invalid or non-existent authentication information."},
+            send_json(handler, 403, {"message": "Invalid or non-existent authentication information."},
                        reason="Invalid or non-existent authentication information.")
             return
         self._forward(handler, "POST", body, {"Content-Type": handler.headers["Content-Type"]})
@@ -186,27 +170,12 @@ class Warehouse:
             auth=(self.index.user, self.index.password) if method == "POST" else None,
             timeout=30, allow_redirects=False,
         )
-        handler.send_response(response.status_code, response.reason)
-        handler.send_header("Content-Type", response.headers.get("Content-Type", "text/plain"))
-        handler.send_header("Content-Length", str(len(response.content)))
-        handler.end_headers()
-        handler.wfile.write(response.content)
-
-    @staticmethod
-    def _json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
-              reason: str | None = None) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status, reason)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        send(handler, response.status_code, response.content,
+             response.headers.get("Content-Type", "text/plain"), response.reason)
 
     def __enter__(self) -> Warehouse:
-        self.thread.start()
+        self.http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.http.stop()
