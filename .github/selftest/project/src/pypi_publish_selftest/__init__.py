@@ -1,0 +1,1 @@
+"""The sample package of pypi-publish's self-test."""
