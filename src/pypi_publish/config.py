@@ -111,12 +111,25 @@ def parse_parallel(name: str, raw: str) -> int:
     value = raw.strip()
     if value == "":
         return DEFAULT_PARALLEL
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PARALLEL:
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= MAX_PARALLEL:
         raise ConfigError(
             f"Input `{name}` is {value!r}, which is not a number of uploads at once.",
             f"Set `{name}` to a whole number from 1 to {MAX_PARALLEL}.",
         )
     return int(value)
+
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
+
+
+def _valid_host(host: str) -> bool:
+    if _HOST.fullmatch(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:
@@ -164,6 +177,11 @@ def check_repository_url(url: str, name: str) -> str:
             f"Input `{name}` is not a valid URL.",
             f"Set `{name}` to the index's upload URL, such as {PYPI_UPLOAD_URL}.",
         ) from None
+    if parts.scheme in ("http", "https") and host and not _valid_host(host):
+        raise ConfigError(
+            f"Input `{name}` has a host name with characters no host name can have.",
+            f"Set `{name}` to the index's upload URL, such as {PYPI_UPLOAD_URL}.",
+        )
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(
             f"Input `{name}` must be an http(s) URL with a host; got a "
@@ -255,7 +273,7 @@ def resolve_dir(base: Path, raw: str, name: str, default: str, confine: bool) ->
 
 def parse_run_attempt(env: Mapping[str, str]) -> int:
     raw = env.get("GITHUB_RUN_ATTEMPT", "1").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return int(raw) if re.fullmatch(r"[0-9]{1,6}", raw) and int(raw) > 0 else 1
 
 
 def environment_token(env: Mapping[str, str]) -> str:

@@ -47,7 +47,9 @@ class Attempt:
             # A certificate problem does not heal by retrying.
             if isinstance(self.error, requests.exceptions.SSLError):
                 return False
-            return isinstance(self.error, (requests.ConnectionError, requests.Timeout))
+            return isinstance(self.error, (requests.ConnectionError, requests.Timeout,
+                                           requests.exceptions.ChunkedEncodingError,
+                                           requests.exceptions.ContentDecodingError))
         return self.response is not None and self.response.status_code in RETRYABLE_STATUS
 
 
@@ -62,6 +64,9 @@ def describe_error(error: BaseException) -> str:
         if "CERTIFICATE_VERIFY_FAILED" in text:
             return "TLS verification failed: the certificate is not signed by a trusted authority"
         return "TLS handshake failed"
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
+                          requests.exceptions.ContentDecodingError)):
+        return "the server's answer was cut off or garbled"
     if isinstance(error, requests.ConnectTimeout):
         return "connection timed out"
     if isinstance(error, requests.ReadTimeout):
@@ -97,7 +102,8 @@ def with_retries(
             attempt = Attempt(None, error)
         if not attempt.transient or attempt_no >= policy.attempts:
             return attempt
-        retry_after = attempt.response.headers.get("Retry-After") if attempt.response else None
+        retry_after = (attempt.response.headers.get("Retry-After")
+                       if attempt.response is not None else None)
         wait = policy.delay(attempt_no, retry_after)
         if policy.clock() - started + wait > policy.total_budget:
             return attempt

@@ -56,7 +56,7 @@ class IndexView:
         ours = {"sha256": dist.sha256, "blake2b_256": dist.blake2_256, "md5": dist.md5}
         for name in HASH_NAMES:
             theirs = listed.hashes.get(name)
-            if theirs:
+            if isinstance(theirs, str) and theirs:
                 return theirs.lower() == ours[name]
         return None
 
@@ -81,12 +81,19 @@ class _LinkParser(HTMLParser):
         self.files[filename] = IndexFile(filename, hashes)
 
 
+def _string_hashes(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def parse_simple_page(content_type: str, body: bytes) -> dict[str, IndexFile]:
     if "json" in content_type:
         document = json.loads(body)
+        files = document.get("files", []) if isinstance(document, dict) else []
         return {
-            entry["filename"]: IndexFile(entry["filename"], dict(entry.get("hashes") or {}))
-            for entry in document.get("files", [])
+            entry["filename"]: IndexFile(entry["filename"], _string_hashes(entry.get("hashes")))
+            for entry in (files if isinstance(files, list) else [])
             if isinstance(entry, dict) and isinstance(entry.get("filename"), str)
         }
     parser = _LinkParser()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ class RetryPolicy:
         """Seconds to wait before attempt number `attempt + 1` (attempts count from 1)."""
         hinted = parse_retry_after(retry_after, self.clock) if retry_after else None
         if hinted is not None:
-            return min(hinted, self.max_delay * 3)
+            # The server's word wins; `with_retries` gives up if it does not fit the budget.
+            return min(hinted, self.total_budget)
         backoff = min(self.max_delay, self.base_delay * (2.0 ** (attempt - 1)))
         # "Full jitter" keeps concurrent clients from retrying in lockstep.
         jitter: float = 0.5 + self.rand() / 2
@@ -40,13 +42,13 @@ class RetryPolicy:
 
 def parse_retry_after(value: str, clock: Callable[[], float] = time.monotonic) -> float | None:
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
