@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,9 @@ def run_action(tmp_path: Path) -> RunAction:
     ) -> Run:
         commands = tmp_path / "file_commands"
         commands.mkdir(exist_ok=True)
-        output = sweep_file(commands / f"output_{len(list(commands.iterdir()))}")
-        summary = sweep_file(commands / f"summary_{len(list(commands.iterdir()))}")
+        run_id = uuid.uuid4().hex
+        output = sweep_file(commands / f"output_{run_id}")
+        summary = sweep_file(commands / f"summary_{run_id}")
         full_env = _clean_env()
         full_env.update({
             "GITHUB_ACTIONS": "true",

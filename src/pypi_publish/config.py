@@ -133,7 +133,8 @@ def _valid_host(host: str) -> bool:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    # Only names that cannot leave the machine: `*.localhost` may be resolved through DNS.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -167,6 +168,15 @@ def check_repository_url(url: str, name: str) -> str:
         raise ConfigError(
             f"Input `{name}` contains whitespace or control characters.",
             f"Set `{name}` to a plain URL such as {PYPI_UPLOAD_URL}.",
+        )
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        netloc = "["  # an unbalanced bracket: reported as a malformed IPv6 host below
+    if netloc.startswith("[") and not re.fullmatch(r"\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", netloc):
+        raise ConfigError(
+            f"Input `{name}` has a malformed IPv6 host: only `:port` may follow the `]`.",
+            f"Set `{name}` to the index's upload URL, such as {PYPI_UPLOAD_URL}.",
         )
     try:
         parts = urlsplit(url)

@@ -67,6 +67,9 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, (requests.exceptions.ChunkedEncodingError,
                           requests.exceptions.ContentDecodingError)):
         return "the server's answer was cut off or garbled"
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                          requests.exceptions.InvalidSchema)):
+        return "the URL could not be used"
     if isinstance(error, requests.ConnectTimeout):
         return "connection timed out"
     if isinstance(error, requests.ReadTimeout):

@@ -68,6 +68,9 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = outcome.get_result()
     found: list[str] = []
     for name, content in report.sections:
+        # Each phase's report repeats the earlier phases' output; judge only this phase's.
+        if not name.endswith(f" {report.when}"):
+            continue
         bad = leaks(content)
         if bad:
             found.append(_describe(name, bad))

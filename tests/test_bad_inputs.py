@@ -1,0 +1,492 @@
+"""One table of bad inputs: action inputs, CLI arguments, distribution files and index answers.
+
+Every row runs the real action (or the local command) against a real index, and asserts the exit
+status, that the message names the problem and the fix, that no traceback was printed, and that
+the index holds nothing afterwards.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import struct
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, BuiltDists, Run, RunAction, RunCli
+from tests.support.archives import metadata_text, write_wheel
+from tests.support.canned_index import CannedAnswer, CannedIndex
+from tests.support.index_server import IndexServer, free_port
+from tests.support.secret_sweep import new_secret
+
+SDIST = "sample_project-1.2.3.tar.gz"
+WHEEL = "sample_project-1.2.3-py3-none-any.whl"
+MB = 1024 * 1024
+FAST = {"PYPI_PUBLISH_RETRY_BASE_DELAY": "0.01", "PYPI_PUBLISH_READ_TIMEOUT": "5",
+        "PYPI_PUBLISH_RETRY_ATTEMPTS": "2"}
+# A password made for this module: it must never appear in any output (the secrets sweep checks).
+URL_PASSWORD = new_secret("url-pw-")
+
+Setup = Callable[[Path, BuiltDists], None]
+
+
+# -- distribution files no build would make ----------------------------------------------------------
+
+
+def real_dists(dist: Path, built: BuiltDists) -> None:
+    for item in built().iterdir():
+        shutil.copy(item, dist / item.name)
+
+
+def nothing(dist: Path, built: BuiltDists) -> None:
+    return None
+
+
+def two_projects(dist: Path, built: BuiltDists) -> None:
+    real_dists(dist, built)
+    write_wheel(dist, "other-project", "1.2.3")
+
+
+def two_versions(dist: Path, built: BuiltDists) -> None:
+    real_dists(dist, built)
+    write_wheel(dist, "sample-project", "1.2.4")
+
+
+def text_named_like_sdist(dist: Path, built: BuiltDists) -> None:
+    (dist / SDIST).write_text("release notes, not a tarball\n")
+
+
+def text_named_like_wheel(dist: Path, built: BuiltDists) -> None:
+    (dist / WHEEL).write_text("not a zip\n")
+
+
+def unparsable_wheel_name(dist: Path, built: BuiltDists) -> None:
+    (dist / "sample_project-1.2.3-extra-bits.whl").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+
+
+def truncated_wheel(dist: Path, built: BuiltDists) -> None:
+    real_dists(dist, built)
+    wheel = dist / WHEEL
+    wheel.write_bytes(wheel.read_bytes()[:300])
+
+
+def legacy_egg(dist: Path, built: BuiltDists) -> None:
+    (dist / "sample_project-1.2.3-py3.11.egg").write_bytes(b"egg")
+
+
+def _wheel_with(dist: Path, metadata: bytes, compression: int = zipfile.ZIP_DEFLATED,
+                extra: dict[str, bytes] | None = None) -> Path:
+    path = dist / WHEEL
+    info = "sample_project-1.2.3.dist-info"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("sample_project/__init__.py", "")
+        archive.writestr(f"{info}/METADATA", metadata)
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+        archive.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def zip_bomb_metadata(dist: Path, built: BuiltDists) -> None:
+    # 64 MB of METADATA deflates to about 64 kB: reading it whole is what must not happen.
+    header = metadata_text("sample-project", "1.2.3").encode()
+    _wheel_with(dist, header + b" " * (64 * MB))
+
+
+def declared_2gb_metadata(dist: Path, built: BuiltDists) -> None:
+    """A METADATA whose central directory entry claims 2 GB (the bytes themselves are small)."""
+    path = _wheel_with(dist, metadata_text("sample-project", "1.2.3").encode(), zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        name = bytes(data[at + 46: at + 46 + name_length])
+        if name.endswith(b"/METADATA"):
+            struct.pack_into("<I", data, at + 24, 2 * 1024 * MB - 1)
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+
+
+def understated_metadata(dist: Path, built: BuiltDists) -> None:
+    """METADATA that claims 200 bytes and inflates to 16 MB: the claim must bound the read."""
+    path = _wheel_with(dist, metadata_text("sample-project", "1.2.3").encode() + b" " * (16 * MB))
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        if bytes(data[at + 46: at + 46 + name_length]).endswith(b"/METADATA"):
+            struct.pack_into("<I", data, at + 24, 200)
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+
+
+def two_metadata_files(dist: Path, built: BuiltDists) -> None:
+    text = metadata_text("sample-project", "1.2.3").encode()
+    _wheel_with(dist, text, extra={"other-1.0.dist-info/METADATA": text})
+
+
+def _sdist_with(dist: Path, pkg_info: bytes, declared: int | None = None) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        member = tarfile.TarInfo("sample_project-1.2.3/PKG-INFO")
+        member.size = len(pkg_info)
+        archive.addfile(member, io.BytesIO(pkg_info))
+    raw = buffer.getvalue()
+    if declared is not None:
+        # Rewrite the size field (octal, offset 124) and the header checksum (offset 148).
+        header = bytearray(raw[:512])
+        header[124:136] = f"{declared:011o}\0".encode()
+        header[148:156] = b" " * 8
+        header[148:156] = f"{sum(header):06o}\0 ".encode()
+        raw = bytes(header) + raw[512:]
+    (dist / SDIST).write_bytes(gzip.compress(raw, compresslevel=9))
+
+
+def tar_bomb_pkg_info(dist: Path, built: BuiltDists) -> None:
+    _sdist_with(dist, metadata_text("sample-project", "1.2.3").encode() + b" " * (32 * MB))
+
+
+def declared_2gb_pkg_info(dist: Path, built: BuiltDists) -> None:
+    _sdist_with(dist, metadata_text("sample-project", "1.2.3").encode(), declared=2 * 1024 * MB)
+
+
+def sdist_without_pkg_info(dist: Path, built: BuiltDists) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo("sample_project-1.2.3/setup.py")
+        archive.addfile(member, io.BytesIO(b""))
+    (dist / SDIST).write_bytes(buffer.getvalue())
+
+
+def metadata(extra: str = "", name: str = "sample-project", version: str = "1.2.3",
+             text: str | None = None) -> Setup:
+    def setup(dist: Path, built: BuiltDists) -> None:
+        write_wheel(dist, "sample-project", "1.2.3",
+                    text if text is not None else metadata_text(name, version, extra))
+
+    return setup
+
+
+def packages_dir_links_outside(dist: Path, built: BuiltDists) -> None:
+    outside = dist.parent.parent / "outside-the-workspace"
+    outside.mkdir()
+    real_dists(outside, built)
+    (dist.parent / "linked").symlink_to(outside)
+
+
+def symlinked_dist(dist: Path, built: BuiltDists) -> None:
+    for item in built().iterdir():
+        (dist / item.name).symlink_to(item)
+
+
+# -- the table -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input and what the user must be told about it."""
+
+    id: str
+    says: tuple[str, ...]
+    inputs: dict[str, str] = field(default_factory=dict)
+    args: list[str] | None = None  # run the local command with these arguments instead
+    env: dict[str, str] = field(default_factory=dict)
+    files: Setup = real_dists
+    answer: CannedAnswer | None = None  # the index answers every upload so
+    target: str = "index"  # "index", "canned", "tls" (https to a plain port), "closed" (no server)
+    exit_code: int = 1
+    never_says: tuple[str, ...] = ()
+
+
+def invalid(name: str, value: str, fix: str) -> tuple[str, ...]:
+    return (f"Input `{name}` is {value!r}", fix)
+
+
+ROWS = [
+    # -- action inputs: usage errors, exit 2 ------------------------------------------------------
+    Bad("skip-existing-yes", invalid("skip-existing", "yes", "Set `skip-existing` to `true` or `false`."),
+        {"skip-existing": "yes"}, exit_code=2),
+    Bad("verify-metadata-1", invalid("verify-metadata", "1", "Set `verify-metadata` to `true` or `false`."),
+        {"verify-metadata": "1"}, exit_code=2),
+    Bad("verbose-on", invalid("verbose", "on", "Set `verbose` to `true` or `false`."),
+        {"verbose": "on"}, exit_code=2),
+    Bad("dry-run-maybe", invalid("dry-run", "maybe", "Set `dry-run` to `true` or `false`."),
+        {"dry-run": "maybe"}, exit_code=2),
+    Bad("print-hash-tru", invalid("print-hash", "tru", "Set `print-hash` to `true` or `false`."),
+        {"print-hash": "tru"}, exit_code=2),
+    Bad("build-sometimes", invalid("build", "sometimes", "Set `build` to `auto`"),
+        {"build": "sometimes"}, exit_code=2),
+    Bad("repository-unknown", ("Input `repository` is 'pypy', which is not a known index.",
+                               "Set `repository` to `pypi` or `testpypi`"),
+        {"repository": "pypy"}, exit_code=2),
+    Bad("repository-and-url", ("Both `repository` (testpypi) and `repository-url`", "Keep one of them"),
+        {"repository": "testpypi", "repository-url": "https://pypi.example.org/legacy/"}, exit_code=2),
+    Bad("url-http-remote", ("Input `repository-url` uses plain http to pypi.example.org",
+                            "Use an https URL for `repository-url`"),
+        {"repository-url": "http://pypi.example.org/legacy/"}, exit_code=2),
+    Bad("url-credentials", ("Input `repository-url` contains a user name or password",
+                            "Remove them from `repository-url`"),
+        {"repository-url": f"https://alice:{URL_PASSWORD}@pypi.example.org/legacy/"}, exit_code=2,
+        never_says=("alice",)),
+    Bad("url-token-as-user", ("Input `repository-url` contains a user name or password",),
+        {"repository-url": f"https://{URL_PASSWORD}@pypi.example.org/legacy/"}, exit_code=2),
+    Bad("url-ftp", ("Input `repository-url` must be an http(s) URL with a host; got a ftp URL.",
+                    "Set `repository-url` to the index's upload URL"),
+        {"repository-url": "ftp://pypi.example.org/legacy/"}, exit_code=2),
+    Bad("url-no-host", ("Input `repository-url` must be an http(s) URL with a host",),
+        {"repository-url": "https:///legacy/"}, exit_code=2),
+    Bad("url-bad-port", ("Input `repository-url` is not a valid URL.",),
+        {"repository-url": "https://pypi.example.org:99999/legacy/"}, exit_code=2),
+    # urllib sees host `evil.example\.localhost` (loopback by name); requests connects to evil.example.
+    Bad("url-backslash-host", ("Input `repository-url`",),
+        {"repository-url": "http://evil.example\\.localhost/legacy/"}, exit_code=2),
+    # urllib reads host ::1 and no port; the HTTP client cannot parse it at all.
+    Bad("url-junk-after-ipv6-host", ("Input `repository-url`",),
+        {"repository-url": "http://[::1]80/legacy/"}, exit_code=2),
+    Bad("url-newline-injection", ("Input `repository-url` contains whitespace or control characters.",),
+        {"repository-url": "https://pypi.example.org/legacy/\n::set-output name=x::y"}, exit_code=2,
+        never_says=("::set-output",)),
+    Bad("packages-dir-dotdot", ("Input `packages-dir` (../outside) is a path that leads outside the "
+                                "workspace", "Set `packages-dir` to a directory inside the workspace"),
+        {"packages-dir": "../outside"}, exit_code=2),
+    Bad("packages-dir-absolute", ("Input `packages-dir` (/etc) is a path that leads outside the "
+                                  "workspace",), {"packages-dir": "/etc"}, exit_code=2),
+    Bad("packages-dir-symlink-outside", ("Input `packages-dir` (linked) is a symlink that leads outside "
+                                         "the workspace",), {"packages-dir": "linked"},
+        files=packages_dir_links_outside, exit_code=2),
+    Bad("project-dir-dotdot", ("Input `project-dir` (../..) is a path that leads outside the workspace",),
+        {"project-dir": "../.."}, exit_code=2),
+    Bad("parallel-zero", invalid("parallel", "0", "Set `parallel` to a whole number from 1 to 16."),
+        {"parallel": "0"}, exit_code=2),
+    Bad("parallel-word", invalid("parallel", "many", "Set `parallel` to a whole number"),
+        {"parallel": "many"}, exit_code=2),
+    Bad("parallel-too-many", invalid("parallel", "64", "from 1 to 16"), {"parallel": "64"}, exit_code=2),
+    Bad("parallel-negative", invalid("parallel", "-2", "from 1 to 16"), {"parallel": "-2"}, exit_code=2),
+    Bad("expected-version-word", ("Input `expected-version` is 'latest', which is not a PEP 440 version.",
+                                  "Set `expected-version` to a version such as `1.2.3`"),
+        {"expected-version": "latest"}, exit_code=2),
+    # -- the packages directory and its files: publish failures, exit 1 ------------------------------
+    Bad("packages-dir-missing", ("/nowhere` does not exist.", "Build first (`python -m build`)"),
+        {"packages-dir": "nowhere", "build": "false"}, files=nothing),
+    Bad("packages-dir-empty", ("No distributions in", "or set `build: true`"), {"build": "false"},
+        files=nothing),
+    Bad("nothing-to-build", ("has no `pyproject.toml` or `setup.py`, so there is nothing to build.",
+                             "Set `project-dir`"), files=nothing),
+    Bad("two-projects", ("The packages directory holds files of 2 projects: other-project, "
+                         "sample-project.", "give each its own `packages-dir`"), files=two_projects),
+    Bad("two-versions", ("holds files of 2 versions of sample-project: 1.2.3, 1.2.4.",
+                         "Remove the old files"), files=two_versions),
+    Bad("text-named-like-sdist", (f"`{SDIST}` is not a valid sdist: unreadable archive",
+                                  "Rebuild it with `python -m build`"), files=text_named_like_sdist),
+    Bad("text-named-like-wheel", (f"`{WHEEL}` is not a valid wheel: not a zip archive",),
+        files=text_named_like_wheel),
+    Bad("unparsable-wheel-name", ("is named like a distribution but its name does not parse",
+                                  "renamed files are rejected by PyPI"), files=unparsable_wheel_name),
+    Bad("truncated-wheel", (f"`{WHEEL}` is not a valid wheel: not a zip archive", "was not truncated"),
+        files=truncated_wheel),
+    Bad("legacy-egg", ("is in a format PyPI no longer accepts.", "Publish an sdist (`.tar.gz`) and "
+                       "wheels (`.whl`) only"), files=legacy_egg),
+    Bad("zip-bomb-metadata", (f"`{WHEEL}` is not a valid wheel: METADATA claims", "Rebuild it"),
+        files=zip_bomb_metadata),
+    Bad("metadata-declares-2gb", (f"`{WHEEL}` is not a valid wheel: METADATA claims 2147483647 bytes",),
+        files=declared_2gb_metadata),
+    Bad("metadata-understates-size", (f"`{WHEEL}` is not a valid wheel",), files=understated_metadata),
+    Bad("two-metadata-files", ("expected one `*.dist-info/METADATA`, found 2",),
+        files=two_metadata_files),
+    Bad("tar-bomb-pkg-info", (f"`{SDIST}` is not a valid sdist: PKG-INFO claims",),
+        files=tar_bomb_pkg_info),
+    Bad("pkg-info-declares-2gb", (f"`{SDIST}` is not a valid sdist: PKG-INFO claims 2147483648 bytes",),
+        files=declared_2gb_pkg_info),
+    Bad("sdist-without-pkg-info", (f"`{SDIST}` is not a valid sdist: no `PKG-INFO` at the top",),
+        files=sdist_without_pkg_info),
+    Bad("symlinked-file-outside", ("is a symlink to", "outside the workspace.",
+                                   "Copy the file into the packages directory"), files=symlinked_dist),
+    # -- metadata -------------------------------------------------------------------------------------
+    Bad("metadata-invalid-version", ("`not.a-version!` is not a valid PEP 440 version.",
+                                     "Use a version such as `1.2.3`"),
+        files=metadata(version="not.a-version!")),
+    Bad("metadata-missing-name", ("the metadata lacks required field(s) Name.",
+                                  "Set them in `pyproject.toml`'s `[project]` table"),
+        files=metadata(text="Metadata-Version: 2.1\nVersion: 1.2.3\nSummary: x\n\nbody\n")),
+    Bad("metadata-missing-version", ("the metadata lacks required field(s) Version.",),
+        files=metadata(text="Metadata-Version: 2.1\nName: sample-project\nSummary: x\n\nbody\n")),
+    Bad("metadata-other-version", ("the metadata says version 9.9, the file name says 1.2.3.",
+                                   "Do not rename distribution files"), files=metadata(version="9.9")),
+    Bad("metadata-other-name", ("the metadata says the project is `original`, the file name says "
+                                "`sample-project`.",), files=metadata(name="original")),
+    Bad("metadata-bad-requirement", (f"`{WHEEL}` has invalid metadata:",
+                                     "'not a requirement !!' is invalid for 'requires-dist'",
+                                     "Check locally with `twine check dist/*`"),
+        files=metadata("Requires-Dist: not a requirement !!")),
+    Bad("metadata-bad-requires-python", (f"`{WHEEL}` has invalid metadata:", "requires-python"),
+        files=metadata("Requires-Python: >>3")),
+    Bad("readme-does-not-render", ("the long description (reStructuredText) does not render",),
+        files=metadata("Description-Content-Type: text/x-rst\n\nTitle\n===\n\n`broken")),
+    # -- version against the tag ------------------------------------------------------------------------
+    Bad("tag-version-mismatch", ("The files are version 1.2.3 but the tag `v1.2.4` says 1.2.4",
+                                 "`expected-version: false`"),
+        env={"GITHUB_REF": "refs/tags/v1.2.4", "GITHUB_REF_TYPE": "tag"}),
+    Bad("expected-version-mismatch", ("The files are version 1.2.3 but `expected-version` (2.0.0) says "
+                                      "2.0.0",), {"expected-version": "2.0.0"}),
+    # -- credentials --------------------------------------------------------------------------------------
+    # With no token the action falls back to Trusted Publishing, which this index does not offer.
+    Bad("empty-token", ("`PYPI_API_TOKEN` is set but empty",
+                        "has no Trusted Publishing (no `/_/oidc/audience` endpoint).",
+                        "Use an API token for this index"), env={"PYPI_API_TOKEN": ""}),
+    Bad("blank-password-input", ("has no Trusted Publishing", "set `password` or the `PYPI_API_TOKEN`"),
+        {"password": "   "}, env={"PYPI_API_TOKEN": ""}),
+    # -- the index's answers --------------------------------------------------------------------------------
+    Bad("index-403", ("The index refused the credentials for", "(HTTP 403, bad token)",
+                      "Create a new API token for this project"),
+        answer=CannedAnswer(403, "Invalid or non-existent authentication information."),
+        target="canned"),
+    Bad("index-401", ("(HTTP 401, bad token)",), answer=CannedAnswer(401, "Unauthorized", "bad auth"),
+        target="canned"),
+    Bad("index-400-reason", ("(HTTP 400): Invalid value for classifiers. Error: Classifier 'Foo :: Bar' "
+                             "is not a valid classifier.", "Fix what the index names above"),
+        answer=CannedAnswer(400, "Invalid value for classifiers. Error: Classifier 'Foo :: Bar' is not "
+                                 "a valid classifier."), target="canned"),
+    Bad("index-400-reason-in-body", ("(HTTP 400): ", "The description failed to render"),
+        answer=CannedAnswer(400, "Bad Request", "<html><body><h1>400 Bad Request</h1><p>The "
+                                                "description failed to render</p></body></html>"),
+        target="canned"),
+    Bad("index-409-unknown-content", ("already exists on the index and the index refused to replace it.",
+                                      "`skip-existing: true`"),
+        answer=CannedAnswer(409, "Conflict", "File already exists"), target="canned"),
+    Bad("index-413", ("as too large", "ask the index for a larger file size limit"),
+        answer=CannedAnswer(413, "Request Entity Too Large", "too big"), target="canned"),
+    Bad("index-404-endpoint", ("(HTTP 404)", "it must be the index's upload endpoint"),
+        answer=CannedAnswer(404, "Not Found", "no such page"), target="canned"),
+    Bad("redirect-301", ("with a redirect (HTTP 301) to https://elsewhere.example/legacy/",
+                         "Set `repository-url` to the index's real upload URL"),
+        answer=CannedAnswer(301, "Moved Permanently", "",
+                            {"Location": "https://elsewhere.example/legacy/"}), target="canned"),
+    Bad("redirect-307", ("with a redirect (HTTP 307)", "uploads are never re-sent to another URL"),
+        answer=CannedAnswer(307, "Temporary Redirect", "", {"Location": "/other/"}), target="canned"),
+    Bad("redirect-308-to-http", ("with a redirect (HTTP 308) to http://",),
+        answer=CannedAnswer(308, "Permanent Redirect", "",
+                            {"Location": "http://downgrade.example/legacy/"}), target="canned"),
+    Bad("tls-to-plain-port", ("the server does not speak TLS on that port (plain http?)",
+                              "`SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE`"), target="tls"),
+    Bad("connection-refused", ("connection refused", "transient failures were retried"),
+        target="closed"),
+    # -- the local command ----------------------------------------------------------------------------------
+    Bad("cli-unknown-repository", ("Bad arguments: argument --repository: invalid choice: 'pypy'",
+                                   "Run `publish_to_pypi.py --help` for the usage."),
+        args=["--repository", "pypy"], exit_code=2),
+    Bad("cli-unknown-flag", ("Bad arguments: unrecognized arguments: --upload-everything",),
+        args=["--upload-everything"], exit_code=2),
+    Bad("cli-parallel-word", invalid("--parallel", "x", "Set `--parallel` to a whole number"),
+        args=["--skip-build", "--parallel", "x"], exit_code=2),
+    Bad("cli-tag-not-a-version", ("Input `--tag` is 'release-candidate', which is not a PEP 440 "
+                                  "version.",), args=["--tag", "release-candidate"], exit_code=2),
+    Bad("cli-http-remote", ("Input `--repository-url` uses plain http to pypi.example.org",),
+        args=["--repository-url", "http://pypi.example.org/legacy/"], exit_code=2),
+    Bad("cli-url-credentials", ("Input `--repository-url` contains a user name or password",),
+        args=["--repository-url", f"https://u:{URL_PASSWORD}@pypi.example.org/"], exit_code=2),
+    Bad("cli-tag-mismatch", ("The files are version 1.2.3 but `--tag` (v3.0.0) says 3.0.0",),
+        args=["--skip-build", "--tag", "v3.0.0"]),
+    Bad("cli-missing-packages-dir", ("/missing` does not exist.",),
+        args=["--skip-build", "--packages-dir", "missing"]),
+    Bad("cli-no-credentials", ("No credentials: no token was given",
+                               "`export PYPI_API_TOKEN=pypi-…`"), args=["--skip-build"],
+        env={"PYPI_API_TOKEN": ""}),
+]
+
+
+def test_the_table_covers_at_least_forty_bad_inputs() -> None:
+    assert len(ROWS) >= 40
+    assert len({row.id for row in ROWS}) == len(ROWS)
+
+
+def test_the_docs_say_how_many_bad_inputs_are_covered() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"**{len(ROWS)} bad inputs**" in text
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    (path / "dist").mkdir(parents=True)
+    return path
+
+
+@dataclass
+class Target:
+    url: str
+    canned: CannedIndex | None = None  # the index that answers uploads with the row's answer
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, index: IndexServer) -> Iterator[Target]:
+    """Where a row publishes to: the real index, a canned answer, a plain port spoken TLS to, or nothing."""
+    row: Bad = request.param
+    if row.target == "canned":
+        assert row.answer is not None
+        with CannedIndex(row.answer) as canned:
+            yield Target(canned.url, canned)
+    elif row.target == "tls":
+        with CannedIndex(CannedAnswer(200, "OK")) as plain:
+            yield Target(plain.url.replace("http://", "https://"), plain)
+    elif row.target == "closed":
+        yield Target(f"http://127.0.0.1:{free_port()}/")
+    else:
+        yield Target(index.url)
+
+
+def run_row(row: Bad, url: str, workspace: Path, index: IndexServer, run_action: RunAction,
+            run_cli: RunCli) -> Run:
+    env = {**FAST, "PYPI_API_TOKEN": index.password, **row.env}
+    if row.args is not None:
+        args = list(row.args)
+        if "--repository-url" not in args and "--repository" not in args:
+            args += ["--repository-url", url]
+        return run_cli(args, workspace, env)
+    return run_action(workspace, {"repository-url": url, **row.inputs}, env)
+
+
+@pytest.mark.parametrize(("row", "target"), [(row, row) for row in ROWS],
+                         ids=[row.id for row in ROWS], indirect=["target"])
+def test_bad_input(row: Bad, target: Target, workspace: Path, index: IndexServer,
+                   built_dists: BuiltDists, run_action: RunAction, run_cli: RunCli) -> None:
+    row.files(workspace / "dist", built_dists)
+    run = run_row(row, target.url, workspace, index, run_action, run_cli)
+    text = run.text.replace("%0A", "\n")
+    assert run.returncode == row.exit_code, run.text
+    for fragment in row.says:
+        assert fragment in text
+    for fragment in row.never_says:
+        assert fragment not in text
+    assert "Traceback" not in run.text
+    if row.args is None:
+        assert "::error title=" in run.stdout
+    assert index.files() == []
+    if target.canned is not None:
+        # A refusal is final: the file was offered once (the first, alone), never again.
+        assert target.canned.posts == (1 if row.target == "canned" else 0)
+
+
+def test_no_shell_between_inputs_and_commands(tmp_path: Path, index: IndexServer,
+                                              run_action: RunAction) -> None:
+    from tests.support.projects import write_project
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    hostile = "p;touch INJECTED1;$(touch INJECTED2)`touch INJECTED3`"
+    project = write_project(workspace, "sample-project", "1.2.3")
+    project.rename(workspace / hostile)
+    run = run_action(workspace, {"repository-url": index.url, "project-dir": hostile,
+                                 "packages-dir": "out$(touch INJECTED4)", "build": "true"},
+                     {**FAST, "PYPI_API_TOKEN": index.password,
+                      "GITHUB_REF": "refs/tags/v1.2.3;touch INJECTED5", "GITHUB_REF_TYPE": "tag"})
+    assert run.returncode == 0, run.text
+    assert index.files() == [WHEEL, SDIST]
+    assert sorted(p.name for p in tmp_path.rglob("INJECTED*")) == []
+    assert "Traceback" not in run.text

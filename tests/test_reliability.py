@@ -1,0 +1,447 @@
+"""Faults between the product and the index, injected by a real proxy in front of real servers.
+
+Every case runs the action as the runner runs it, through `FaultProxy` in front of pypiserver (or
+the Trusted Publishing servers), and checks three things: the run's outcome and message, how many
+attempts reached the proxy, and exactly which files the index holds afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import REPO, BuiltDists, Run, RunAction, parse_output_file
+from tests.fakes.github_oidc import GitHubOidc
+from tests.fakes.warehouse import Warehouse
+from tests.support.archives import metadata_text, write_wheel
+from tests.support.fault_proxy import (
+    Fault,
+    FaultProxy,
+    ForwardThenDrop,
+    Garbage,
+    Reset,
+    Respond,
+    Stall,
+    Truncated,
+    retry_after,
+)
+from tests.support.index_server import IndexServer
+from tests.support.secret_sweep import sweep_file
+
+SDIST = "sample_project-1.2.3.tar.gz"
+WHEEL = "sample_project-1.2.3-py3-none-any.whl"
+SAMPLE = sorted([SDIST, WHEEL])
+# Short waits so a fault costs the suite fractions of a second; the policy is the product's own.
+READ_TIMEOUT = 2.0
+FAST = {
+    "PYPI_PUBLISH_RETRY_BASE_DELAY": "0.05",
+    "PYPI_PUBLISH_READ_TIMEOUT": str(READ_TIMEOUT),
+    "PYPI_PUBLISH_RETRY_ATTEMPTS": "4",
+}
+UPLOAD = ("POST", "/")
+SIMPLE = ("GET", "/simple/")
+
+
+@pytest.fixture
+def workspace(built_dists: BuiltDists, tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    shutil.copytree(built_dists(), path / "dist")
+    return path
+
+
+@pytest.fixture
+def proxy(index: IndexServer) -> Iterator[FaultProxy]:
+    with FaultProxy(index.port) as fault_proxy:
+        yield fault_proxy
+
+
+def publish(run_action: RunAction, workspace: Path, url: str, token: str,
+            inputs: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Run:
+    return run_action(workspace, {"repository-url": url, "verbose": "true", **(inputs or {})},
+                      {"PYPI_API_TOKEN": token, **FAST, **(env or {})})
+
+
+# -- one fault at a time, on uploads and index queries ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    """One row of the fault table: the fault, where, and what must follow."""
+
+    id: str
+    where: tuple[str, str]
+    fault: Fault
+    times: int | None
+    exit_code: int
+    uploads: int  # POST attempts the proxy saw, for both files together
+    files: list[str]
+    says: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # Queries of the index's simple API; None where the product may ask as often as it likes.
+    queries: int | None = None
+
+
+FAULTS = [
+    FaultCase("upload-503-burst", UPLOAD, Respond(503, b"Service Unavailable"), 2, 0, 4, SAMPLE,
+              (f"{SDIST}: HTTP 503; retrying in",)),
+    FaultCase("upload-502-once", UPLOAD, Respond(502), 1, 0, 3, SAMPLE),
+    FaultCase("upload-429-retry-after", UPLOAD, retry_after(1), 1, 0, 3, SAMPLE,
+              (f"{SDIST}: HTTP 429; retrying in 1.0 s",)),
+    FaultCase("upload-reset-mid-body", UPLOAD, Reset(after_body_bytes=300), 1, 0, 3, SAMPLE,
+              (f"{SDIST}: connection reset by the server; retrying",), queries=2),
+    FaultCase("upload-accepted-then-timeout", UPLOAD, ForwardThenDrop(), 1, 0, 2, SAMPLE,
+              (f"{SDIST}: the server did not answer in time; retrying",), queries=2),
+    FaultCase("upload-accepted-then-closed", UPLOAD, ForwardThenDrop(close=True), 1, 0, 2, SAMPLE,
+              queries=2),
+    FaultCase("upload-accepted-then-truncated", UPLOAD, Truncated(), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("upload-truncated-not-stored", UPLOAD, Truncated(b"OK"), 1, 0, 3, SAMPLE, queries=2),
+    FaultCase("upload-stalled-past-timeout", UPLOAD, Stall(READ_TIMEOUT * 4), 1, 0, 3, SAMPLE,
+              (f"{SDIST}: the server did not answer in time; retrying",), queries=2),
+    FaultCase("upload-stalled-within-timeout", UPLOAD, Stall(READ_TIMEOUT / 4), None, 0, 2, SAMPLE,
+              queries=1),
+    FaultCase("upload-garbage-answer", UPLOAD, Garbage(), 1, 0, 3, SAMPLE, queries=2),
+    FaultCase("upload-503-for-ever", UPLOAD, Respond(503, b"Service Unavailable"), None, 1, 3, [],
+              (f"The index refused `{SDIST}` (HTTP 503): Service Unavailable",
+               "The index is failing or rate-limiting; re-run the job later"),
+              {"PYPI_PUBLISH_RETRY_ATTEMPTS": "3"}),
+    FaultCase("upload-reset-for-ever", UPLOAD, Reset(), None, 1, 3, [],
+              (f"Could not upload `{SDIST}` to", "connection reset by the server (after 3 attempt(s))",
+               "Re-run the job: files already uploaded are recognised and kept."),
+              {"PYPI_PUBLISH_RETRY_ATTEMPTS": "3"}),
+    FaultCase("upload-400-not-retried", UPLOAD,
+              Respond(400, b"", reason="Invalid value for version"), None, 1, 1, [],
+              (f"The index refused `{SDIST}` (HTTP 400): Invalid value for version",), queries=1),
+    FaultCase("upload-404-not-retried", UPLOAD, Respond(404, b"Not Found"), None, 1, 1, [],
+              ("it must be the index's upload endpoint",), queries=1),
+    FaultCase("index-query-503-burst", SIMPLE, Respond(503), 2, 0, 2, SAMPLE, queries=3),
+    FaultCase("index-query-429-retry-after", SIMPLE, retry_after(1), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("index-query-reset", SIMPLE, Reset(), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("index-query-garbage", SIMPLE, Garbage(), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("index-query-truncated", SIMPLE, Truncated(), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("index-query-junk-json", SIMPLE,
+              Respond(200, b'{"files": [{"filename": 1', content_type="application/vnd.pypi.simple.v1+json"),
+              None, 0, 2, SAMPLE, queries=1),
+    # A listing that names the sdist with no usable hash: it cannot be compared, so it is not sent.
+    FaultCase("index-query-junk-hashes", SIMPLE,
+              Respond(200, json.dumps({"files": [{"filename": SDIST, "hashes": {"sha256": 5}}]}).encode(),
+                      content_type="application/vnd.pypi.simple.v1+json"), None, 1, 0, [],
+              (f"`{SDIST}` already on the index with content that cannot be compared",
+               "`skip-existing: true`"), queries=1),
+    FaultCase("index-query-stalled", SIMPLE, Stall(READ_TIMEOUT * 4), 1, 0, 2, SAMPLE, queries=2),
+]
+
+
+@pytest.mark.parametrize("case", FAULTS, ids=[c.id for c in FAULTS])
+def test_fault(case: FaultCase, workspace: Path, index: IndexServer, proxy: FaultProxy,
+               run_action: RunAction) -> None:
+    proxy.add(*case.where, case.fault, times=case.times)
+    run = publish(run_action, workspace, proxy.url, index.password, env=case.env)
+    assert run.returncode == case.exit_code, run.text
+    assert "Traceback" not in run.text
+    for fragment in case.says:
+        assert fragment in run.stdout
+    assert proxy.count(*UPLOAD) == case.uploads
+    if case.queries is not None:
+        assert proxy.count(*SIMPLE) == case.queries
+    assert index.files() == case.files
+    if case.exit_code == 0:
+        assert sorted(json.loads(run.outputs["files"])) == SAMPLE
+
+
+def test_retry_after_is_waited_out(workspace: Path, index: IndexServer, proxy: FaultProxy,
+                                   run_action: RunAction) -> None:
+    proxy.add(*UPLOAD, retry_after(2), times=1)
+    run = publish(run_action, workspace, proxy.url, index.password)
+    assert run.returncode == 0, run.text
+    first, second = proxy.seen(*UPLOAD)[:2]
+    assert second.at - first.at >= 2.0
+
+
+def test_a_retry_after_beyond_the_policys_bounds_is_not_waited_out(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+) -> None:
+    proxy.add(*UPLOAD, retry_after(3600), times=1)
+    started = time.monotonic()
+    run = publish(run_action, workspace, proxy.url, index.password,
+                  env={"PYPI_PUBLISH_RETRY_MAX_DELAY": "0.2"})
+    assert time.monotonic() - started < 30
+    # Either the wait is capped and the retry succeeds, or the run stops and says why.
+    if run.returncode == 0:
+        assert index.files() == SAMPLE
+    else:
+        assert run.returncode == 1 and "429" in run.stdout, run.text
+        assert index.files() == []
+
+
+def test_after_an_unknown_outcome_the_index_is_asked_before_resending(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+) -> None:
+    proxy.add(*UPLOAD, ForwardThenDrop(), times=1)
+    run = publish(run_action, workspace, proxy.url, index.password)
+    assert run.returncode == 0, run.text
+    order = [(r.method, r.path.split("/")[1]) for r in proxy.seen()]
+    lost = order.index(("POST", ""))
+    # The lost upload is followed by a question to the index, not by a second copy of the file.
+    assert order[lost + 1] == ("GET", "simple")
+    assert [r.fault for r in proxy.seen(*UPLOAD)] == ["forward, then silence", "pass"]
+    assert json.loads(run.outputs["uploaded"]) == [SDIST, WHEEL]
+    assert f"| `{SDIST}` |" in run.summary
+
+
+def test_a_server_error_on_the_second_file_leaves_a_partial_release_that_a_rerun_completes(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+) -> None:
+    # The sdist (the smallest file) goes alone first and passes; every later upload fails.
+    proxy.add(*UPLOAD, Respond(503), times=None, after=1)
+    run = publish(run_action, workspace, proxy.url, index.password,
+                  env={"PYPI_PUBLISH_RETRY_ATTEMPTS": "2"})
+    assert run.returncode == 1
+    assert f"The index refused `{WHEEL}` (HTTP 503)" in run.stdout
+    assert index.files() == [SDIST]
+    proxy.rules.clear()
+    rerun = publish(run_action, workspace, proxy.url, index.password,
+                    env={"GITHUB_RUN_ATTEMPT": "2"})
+    assert rerun.returncode == 0, rerun.text
+    assert index.files() == SAMPLE
+    assert json.loads(rerun.outputs["uploaded"]) == [WHEEL]
+    assert json.loads(rerun.outputs["skipped"]) == [SDIST]
+    assert "Run attempt 2: 1 file(s) were already uploaded by an earlier attempt; this run " \
+           "completed the release." in rerun.stdout
+
+
+# -- reruns and repeated releases -------------------------------------------------------------------------
+
+
+def test_rerun_after_a_partial_publish_completes_without_any_flag(
+    workspace: Path, index: IndexServer, run_action: RunAction, tmp_path: Path
+) -> None:
+    only_wheel = tmp_path / "wheel-only"
+    (only_wheel / "dist").mkdir(parents=True)
+    shutil.copy(workspace / "dist" / WHEEL, only_wheel / "dist" / WHEEL)
+    assert publish(run_action, only_wheel, index.url, index.password).returncode == 0
+    assert index.files() == [WHEEL]
+    run = publish(run_action, workspace, index.url, index.password, env={"GITHUB_RUN_ATTEMPT": "2"})
+    assert run.returncode == 0, run.text
+    assert index.files() == SAMPLE
+    assert json.loads(run.outputs["uploaded"]) == [SDIST]
+    assert json.loads(run.outputs["skipped"]) == [WHEEL]
+    assert "Run attempt 2: 1 file(s) were already uploaded by an earlier attempt" in run.stdout
+
+
+def test_identical_reupload_without_skip_existing_succeeds(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+) -> None:
+    assert publish(run_action, workspace, proxy.url, index.password).returncode == 0
+    before = {name: index.file_bytes(name) for name in index.files()}
+    run = publish(run_action, workspace, proxy.url, index.password)
+    assert run.returncode == 0, run.text
+    assert json.loads(run.outputs["uploaded"]) == []
+    assert sorted(json.loads(run.outputs["skipped"])) == SAMPLE
+    # The second run sent no file: the index's listing proved both were there.
+    assert proxy.count(*UPLOAD) == 2
+    assert {name: index.file_bytes(name) for name in index.files()} == before
+
+
+def test_identical_reupload_succeeds_when_the_index_listing_fails_at_first(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+) -> None:
+    assert publish(run_action, workspace, proxy.url, index.password).returncode == 0
+    proxy.add(*SIMPLE, Respond(503), times=2)
+    run = publish(run_action, workspace, proxy.url, index.password)
+    assert run.returncode == 0, run.text
+    assert index.files() == SAMPLE
+
+
+def hand_made_wheel(directory: Path, summary: str) -> Path:
+    text = metadata_text("sample-project", "1.2.3").replace("Summary: hand made",
+                                                            f"Summary: {summary}")
+    return write_wheel(directory / "dist", "sample-project", "1.2.3", text)
+
+
+def test_same_name_other_content_fails_naming_skip_existing(
+    index: IndexServer, run_action: RunAction, tmp_path: Path
+) -> None:
+    first = hand_made_wheel(tmp_path / "one", "first build")
+    assert publish(run_action, tmp_path / "one", index.url, index.password).returncode == 0
+    stored = index.file_bytes(WHEEL)
+    hand_made_wheel(tmp_path / "two", "second build")
+    run = publish(run_action, tmp_path / "two", index.url, index.password)
+    assert run.returncode == 1
+    assert f"`{WHEEL}` already on the index with different content; nothing was uploaded." in run.stdout
+    assert "`skip-existing: true`" in run.stdout
+    assert index.files() == [WHEEL]
+    assert index.file_bytes(WHEEL) == stored == first.read_bytes()
+
+
+def test_same_name_other_content_is_skipped_with_skip_existing(
+    index: IndexServer, run_action: RunAction, tmp_path: Path
+) -> None:
+    first = hand_made_wheel(tmp_path / "one", "first build")
+    assert publish(run_action, tmp_path / "one", index.url, index.password).returncode == 0
+    hand_made_wheel(tmp_path / "two", "second build")
+    run = publish(run_action, tmp_path / "two", index.url, index.password,
+                  {"skip-existing": "true"})
+    assert run.returncode == 0, run.text
+    assert f"`{WHEEL}` is on the index with different content (SHA-256 differs)" in run.stdout
+    assert index.file_bytes(WHEEL) == first.read_bytes()
+
+
+# -- two publishes of one release at once ------------------------------------------------------------------
+
+
+def test_two_concurrent_publishes_store_each_file_once(
+    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction, tmp_path: Path
+) -> None:
+    # A stall on every upload keeps both runs' uploads in flight at the same time.
+    proxy.add(*UPLOAD, Stall(0.3), times=None)
+    runs: dict[str, Run] = {}
+
+    def one(name: str) -> None:
+        output = sweep_file(tmp_path / f"output-{name}")
+        summary = sweep_file(tmp_path / f"summary-{name}")
+        runs[name] = publish(run_action, workspace, proxy.url, index.password, env={
+            "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)})
+
+    threads = [threading.Thread(target=one, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert index.files() == SAMPLE
+    for name, run in runs.items():
+        outputs = parse_output_file((tmp_path / f"output-{name}").read_text())
+        if run.returncode == 0:
+            done = json.loads(outputs["uploaded"]) + json.loads(outputs["skipped"])
+            assert sorted(done) == SAMPLE
+        else:
+            assert "::error title=" in run.stdout, run.text
+            assert "already" in run.stdout
+    assert set(runs) == {"a", "b"}
+    assert any(run.returncode == 0 for run in runs.values())
+    # Each file was stored once: the later run saw the earlier one's file and did not replace it.
+    for name in SAMPLE:
+        assert index.file_bytes(name) == (workspace / "dist" / name).read_bytes()
+
+
+# -- Trusted Publishing through the proxy ------------------------------------------------------------------
+
+
+@pytest.fixture
+def tp_workspace(built_dists: BuiltDists, tmp_path: Path) -> Path:
+    path = tmp_path / "tp"
+    shutil.copytree(built_dists(), path / "dist")
+    return path
+
+
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None
+    return port
+
+
+@dataclass
+class TrustedPublishingRig:
+    warehouse: Warehouse
+    github: GitHubOidc
+    index_proxy: FaultProxy
+    token_proxy: FaultProxy
+
+    def env(self) -> dict[str, str]:
+        request_url = self.github.request_url.replace(
+            f":{port_of(self.github.request_url)}/", f":{self.token_proxy.port}/")
+        return {"ACTIONS_ID_TOKEN_REQUEST_URL": request_url,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.github.request_token,
+                "GITHUB_REF": "refs/tags/v1.2.3", **FAST}
+
+    def publish(self, run_action: RunAction, workspace: Path) -> Run:
+        return run_action(workspace, {"repository-url": self.index_proxy.url + "legacy/",
+                                      "verbose": "true"}, self.env())
+
+
+@pytest.fixture
+def tp(warehouse: Warehouse, github_oidc: GitHubOidc) -> Iterator[TrustedPublishingRig]:
+    with FaultProxy(port_of(warehouse.url)) as index_proxy, \
+            FaultProxy(port_of(github_oidc.request_url)) as token_proxy:
+        yield TrustedPublishingRig(warehouse, github_oidc, index_proxy, token_proxy)
+
+
+AUDIENCE = ("GET", "/_/oidc/audience")
+MINT = ("POST", "/_/oidc/mint-token")
+ID_TOKEN = ("GET", "/token")
+LEGACY = ("POST", "/legacy/")
+
+
+@dataclass(frozen=True)
+class TpCase:
+    id: str
+    where: tuple[str, str]
+    fault: Fault
+    times: int | None
+    exit_code: int
+    attempts: int  # requests the proxy saw at `where`
+    says: tuple[str, ...] = ()
+
+
+TP_FAULTS = [
+    TpCase("audience-503-burst", AUDIENCE, Respond(503), 2, 0, 3,
+           ("Trusted Publishing audience: HTTP 503; retrying",)),
+    TpCase("audience-429-retry-after", AUDIENCE, retry_after(1), 1, 0, 2),
+    TpCase("audience-reset", AUDIENCE, Reset(), 1, 0, 2),
+    TpCase("audience-garbage", AUDIENCE, Garbage(), 1, 0, 2),
+    TpCase("audience-truncated-json", AUDIENCE, Truncated(b'{"audience": "pypi"}'), 1, 0, 2),
+    TpCase("audience-stalled", AUDIENCE, Stall(READ_TIMEOUT * 4), 1, 0, 2),
+    TpCase("audience-403-not-retried", AUDIENCE, Respond(403, b'{"message": "not enabled"}'), None,
+           1, 1, ("Trusted Publishing is disabled on",)),
+    TpCase("id-token-503-burst", ID_TOKEN, Respond(503), 2, 0, 3),
+    TpCase("id-token-429", ID_TOKEN, retry_after(1), 1, 0, 2),
+    TpCase("id-token-truncated-json", ID_TOKEN, Truncated(), 1, 0, 2),
+    # The ID token request needs the same read timeout as every other request: 12 s of silence
+    # must end in a timeout and a retry after 2 s, not in a 12 s wait.
+    TpCase("id-token-stalled", ID_TOKEN, Stall(READ_TIMEOUT * 6), 1, 0, 2),
+    TpCase("id-token-garbage-json", ID_TOKEN, Respond(200, b"<html>", content_type="application/json"),
+           1, 0, 2),
+    TpCase("mint-503-burst", MINT, Respond(503), 2, 0, 3,
+           ("Trusted Publishing token exchange: HTTP 503; retrying",)),
+    TpCase("mint-429-retry-after", MINT, retry_after(1), 1, 0, 2),
+    TpCase("mint-reset-mid-body", MINT, Reset(after_body_bytes=10), 1, 0, 2),
+    TpCase("mint-accepted-then-timeout", MINT, ForwardThenDrop(), 1, 0, 2),
+    TpCase("mint-truncated-json", MINT, Truncated(), 1, 0, 2),
+    TpCase("mint-garbage-json", MINT, Respond(200, b'{"success": tr', content_type="application/json"),
+           1, 0, 2),
+    TpCase("mint-422-junk-errors", MINT, Respond(422, b'{"message": "Token request failed", "errors": 5}',
+                                                 content_type="application/json"), None, 1, 1,
+           ("The index refused to exchange this job's GitHub ID token",)),
+    TpCase("tp-upload-accepted-then-timeout", LEGACY, ForwardThenDrop(), 1, 0, 2),
+    TpCase("tp-upload-503-burst", LEGACY, Respond(503), 2, 0, 4),
+]
+
+
+@pytest.mark.parametrize("case", TP_FAULTS, ids=[c.id for c in TP_FAULTS])
+def test_trusted_publishing_fault(case: TpCase, tp: TrustedPublishingRig, tp_workspace: Path,
+                                  run_action: RunAction) -> None:
+    proxy = tp.token_proxy if case.where == ID_TOKEN else tp.index_proxy
+    proxy.add(*case.where, case.fault, times=case.times)
+    run = tp.publish(run_action, tp_workspace)
+    assert run.returncode == case.exit_code, run.text
+    assert "Traceback" not in run.text
+    for fragment in case.says:
+        assert fragment in run.stdout
+    assert proxy.count(*case.where) == case.attempts
+    assert tp.warehouse.files() == (SAMPLE if case.exit_code == 0 else [])
+    if case.exit_code == 0:
+        assert run.outputs["auth"] == "trusted-publishing"
+
+
+def test_fault_table_in_the_docs_lists_every_case() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in [c.id for c in FAULTS] + [c.id for c in TP_FAULTS]
+               if f"`{name}`" not in text]
+    assert missing == []
