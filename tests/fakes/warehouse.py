@@ -1,10 +1,23 @@
-"""A PyPI-style Trusted Publishing front: verifies GitHub ID tokens as Warehouse does, mints
-upload tokens, and passes uploads made with them on to a real pypiserver."""
+"""A PyPI-style Trusted Publishing front: verifies GitHub ID tokens the way Warehouse does, mints
+upload tokens, and passes uploads made with them on to a real pypiserver.
+
+The checks, their order, and the error codes and descriptions follow Warehouse's
+`warehouse/oidc/views.py` (`mint_token_from_oidc`, `mint_token`), `oidc/services.py`
+(`verify_jwt_signature`: RS256 with the issuer's key by `kid`, `iss`/`iat`/`exp`/`aud` required,
+exact audience, 30 s leeway) and `oidc/models/github.py` (publisher lookup by repository, owner,
+owner id and workflow file, environment preference, claim checks, single-use `jti`). One
+simplification: Warehouse answers a replayed token that matches a *pending* publisher with an
+internal error; this front answers `invalid-reuse-token` there too.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -13,34 +26,113 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.github_oidc import ISSUER
+from tests.fakes.github_oidc import ISSUER, KEY_ID, answer_in_one_go
 from tests.support.index_server import IndexServer
 from tests.support.loopback_http import LoopbackHttp, read_body, send, send_json
 from tests.support.secret_sweep import new_secret
 
 LEEWAY = 30  # seconds of clock skew Warehouse tolerates on exp/nbf/iat
+TOKEN_LIFETIME = 900
+REQUIRED_CLAIMS = ("repository", "repository_owner", "repository_owner_id", "job_workflow_ref",
+                   "jti", "event_name", "ref", "sha")
+WORKFLOW_FILE = re.compile(r"[^/]+\.(yml|yaml)(?=@)")
+HELP = "https://pypi.org/help/"
+Answer = tuple[int, dict[str, Any]]
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class InvalidPublisher(Exception):
+    pass
+
+
+class ReusedToken(Exception):
+    pass
 
 
 @dataclass
 class Publisher:
-    """A Trusted Publisher as registered on the index (GitHub kind)."""
+    """A GitHub Trusted Publisher as registered on the index."""
 
     repository: str = "octo-org/sample-project"
     repository_owner_id: str = "9001"
     workflow_file: str = "publish.yml"
     environment: str = ""  # empty: any environment
+    projects: set[str] = field(default_factory=lambda: {"sample-project"})
 
-    def mismatch(self, claims: dict[str, Any]) -> str | None:
-        if claims.get("repository") != self.repository:
-            return "Check failed for required claim 'repository'"
-        if claims.get("repository_owner_id") != self.repository_owner_id:
-            return "Check failed for required claim 'repository_owner_id'"
-        expected = f"{self.repository}/.github/workflows/{self.workflow_file}@"
-        if not str(claims.get("job_workflow_ref", "")).startswith(expected):
-            return "Check failed for required claim 'job_workflow_ref'"
-        if self.environment and claims.get("environment", "").lower() != self.environment.lower():
-            return "Check failed for optional claim 'environment'"
-        return None
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.split("/", 1)[1]
+
+    def verify(self, claims: dict[str, Any], used_jti: set[str]) -> None:
+        """Warehouse's `verify_claims` for a GitHub publisher, in its order and words."""
+        if str(claims["repository"]).lower() != self.repository.lower():
+            raise InvalidPublisher("Check failed for required claim 'repository'")
+        if claims["repository_owner"] != self.owner:
+            raise InvalidPublisher("Check failed for required claim 'repository_owner'")
+        if claims["repository_owner_id"] != self.repository_owner_id:
+            raise InvalidPublisher("Check failed for required claim 'repository_owner_id'")
+        job_workflow_ref = claims["job_workflow_ref"]
+        if not job_workflow_ref:
+            raise InvalidPublisher("The job_workflow_ref claim is empty")
+        refs = [r for r in (claims.get("ref"), claims.get("sha")) if r]
+        if not refs:
+            raise InvalidPublisher("The ref and sha claims are empty")
+        expected = {f"{self.repository}/.github/workflows/{self.workflow_file}@{r}" for r in refs}
+        if job_workflow_ref not in expected:
+            raise InvalidPublisher("The job_workflow_ref claim does not match, expecting one of "
+                                   f"{sorted(expected)!r}, got {job_workflow_ref!r}")
+        if claims["jti"] in used_jti:
+            raise ReusedToken
+        if claims["event_name"] == "pull_request_target":
+            raise InvalidPublisher("Publishing from a workflow invoked via 'pull_request_target' "
+                                   "is not supported.")
+        environment = claims.get("environment")
+        if self.environment and (not environment
+                                 or str(environment).lower() != self.environment.lower()):
+            raise InvalidPublisher("Check failed for optional claim 'environment'")
+
+
+@dataclass
+class PendingPublisher(Publisher):
+    """A publisher registered for a project that does not exist yet."""
+
+    project_name: str = "sample-project"
+
+
+def find_publisher(publishers: list[Publisher] | list[PendingPublisher], claims: dict[str, Any],
+                   used_jti: set[str]) -> Publisher:
+    for name in REQUIRED_CLAIMS:
+        if claims.get(name) is None:
+            raise InvalidPublisher(f"Missing claim {name!r}")
+    owner, _, repository_name = str(claims["repository"]).partition("/")
+    found = WORKFLOW_FILE.search(str(claims["job_workflow_ref"]))
+    if not found:
+        raise InvalidPublisher("Could not job extract workflow filename from OIDC claims")
+    candidates = [p for p in publishers if p.name == repository_name and p.owner == owner
+                  and p.repository_owner_id == claims["repository_owner_id"]
+                  and p.workflow_file == found.group(0)]
+    environment = claims.get("environment")
+    chosen = None
+    if environment:
+        chosen = next((p for p in candidates if p.environment == str(environment).lower()), None)
+    chosen = chosen or next((p for p in candidates if p.environment == ""), None)
+    if chosen is None:
+        raise InvalidPublisher("Publisher with matching claims was not found")
+    chosen.verify(claims, used_jti)
+    return chosen
+
+
+@dataclass
+class Minted:
+    projects: set[str]
+    expires: float
 
 
 @dataclass
@@ -49,19 +141,27 @@ class Warehouse:
 
     index: IndexServer
     issuer_key: rsa.RSAPublicKey
-    publisher: Publisher = field(default_factory=Publisher)
+    key_id: str = KEY_ID
+    publishers: list[Publisher] = field(default_factory=lambda: [Publisher()])
+    pending: list[PendingPublisher] = field(default_factory=list)
+    existing_projects: set[str] = field(default_factory=lambda: {"sample-project"})
     audience: str = "pypi"
-    mode: str = "enabled"  # "enabled", "disabled" (audience 403), "absent" (no TP routes: 404)
-    pending_project_exists: bool = False  # answer invalid-pending-publisher
+    # "enabled"; "disabled": Trusted Publishing switched off (audience 403); "not-enabled": only
+    # the GitHub issuer switched off (422 `not-enabled`); "absent": no such routes (404).
+    mode: str = "enabled"
+    audience_failures: int = 0  # answer this many audience requests with 503 first
     mint_failures: int = 0  # answer this many mint requests with 503 first
-    audience_failures: int = 0
     used_jti: set[str] = field(default_factory=set)
     minted: list[str] = field(default_factory=list)
-    mint_requests: int = 0
     audience_requests: int = 0
+    mint_requests: int = 0
+    connections: set[int] = field(default_factory=set)  # client ports seen on the OIDC routes
+    upload_connections: list[int] = field(default_factory=list)  # client port of each upload
 
     def __post_init__(self) -> None:
         self.http = LoopbackHttp(get=self._get, post=self._post)
+        self._lock = threading.Lock()
+        self._tokens: dict[str, Minted] = {}
 
     @property
     def url(self) -> str:
@@ -71,15 +171,23 @@ class Warehouse:
     def upload_url(self) -> str:
         return self.url + "/legacy/"
 
+    @property
+    def publisher(self) -> Publisher:
+        return self.publishers[0]
+
     def files(self) -> list[str]:
         return self.index.files()
 
-    # -- routes --------------------------------------------------------------------------------
+    # -- routes ------------------------------------------------------------------------------------
     def _get(self, handler: BaseHTTPRequestHandler) -> None:
+        answer_in_one_go(handler)
         if handler.path == "/_/oidc/audience" and self.mode != "absent":
-            self.audience_requests += 1
-            if self.audience_failures > 0:
-                self.audience_failures -= 1
+            with self._lock:
+                self.audience_requests += 1
+                self.connections.add(handler.client_address[1])
+                failing = self.audience_failures > 0
+                self.audience_failures -= 1 if failing else 0
+            if failing:
                 send_json(handler, 503, {"message": "Service Unavailable"})
             elif self.mode == "disabled":
                 send_json(handler, 403, {"message": "Trusted publishing functionality not enabled"})
@@ -89,14 +197,18 @@ class Warehouse:
         if handler.path.startswith("/simple/"):
             self._forward(handler, "GET", b"", {})
             return
-        send_json(handler, 404, {"message": "Not Found"})
+        send(handler, 404, b"<html><body>404 Not Found</body></html>", "text/html")
 
     def _post(self, handler: BaseHTTPRequestHandler) -> None:
+        answer_in_one_go(handler)
         body = read_body(handler)
         if handler.path == "/_/oidc/mint-token" and self.mode != "absent":
-            self.mint_requests += 1
-            if self.mint_failures > 0:
-                self.mint_failures -= 1
+            with self._lock:
+                self.mint_requests += 1
+                self.connections.add(handler.client_address[1])
+                failing = self.mint_failures > 0
+                self.mint_failures -= 1 if failing else 0
+            if failing:
                 send_json(handler, 503, {"message": "Service Unavailable"})
                 return
             status, answer = self.mint(body)
@@ -105,11 +217,11 @@ class Warehouse:
         if handler.path == "/legacy/":
             self._upload(handler, body)
             return
-        send_json(handler, 404, {"message": "Not Found"})
+        send(handler, 404, b"<html><body>404 Not Found</body></html>", "text/html")
 
-    # -- Warehouse's checks, in Warehouse's order -------------------------------------------------
-    def mint(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        def invalid(code: str, description: str) -> tuple[int, dict[str, Any]]:
+    # -- Warehouse's checks, in Warehouse's order ------------------------------------------------------
+    def mint(self, body: bytes) -> Answer:
+        def invalid(code: str, description: str) -> Answer:
             return 422, {"message": "Token request failed",
                          "errors": [{"code": code, "description": description}]}
 
@@ -117,9 +229,10 @@ class Warehouse:
             payload = json.loads(body)
             unverified = payload["token"]
             if not isinstance(unverified, str):
-                raise TypeError
+                raise TypeError(unverified)
         except (ValueError, KeyError, TypeError):
-            return invalid("invalid-payload", "1 validation error for TokenPayload")
+            return invalid("invalid-payload", "1 validation error for TokenPayload\ntoken\n  "
+                           "Input should be a valid string")
         try:
             issuer = jwt.decode(unverified, options={"verify_signature": False})["iss"]
         except (jwt.PyJWTError, KeyError):
@@ -127,38 +240,83 @@ class Warehouse:
         if issuer != ISSUER:
             return invalid("invalid-payload", "unknown trusted publishing issuer")
         if self.mode == "not-enabled":
-            return invalid("not-enabled", "GitHub trusted publishing functionality not enabled")
+            return invalid("not-enabled", "github trusted publishing functionality not enabled")
+        claims = self.verify_signature(unverified)
+        if claims is None:
+            return invalid("invalid-token", "malformed or invalid token")
+        with self._lock:
+            return self._mint_for(claims, invalid)
+
+    def verify_signature(self, unverified: str) -> dict[str, Any] | None:
         try:
-            claims = jwt.decode(
+            if jwt.get_unverified_header(unverified).get("kid") != self.key_id:
+                return None
+            claims: dict[str, Any] = jwt.decode(
                 unverified, self.issuer_key, algorithms=["RS256"], audience=self.audience,
                 issuer=ISSUER, leeway=LEEWAY,
-                options={"require": ["iss", "iat", "nbf", "exp", "aud", "jti"]},
+                options={"require": ["iss", "iat", "exp", "aud"], "verify_signature": True,
+                         "verify_iss": True, "verify_iat": True, "verify_exp": True,
+                         "verify_aud": True, "verify_nbf": True, "strict_aud": True},
             )
         except jwt.PyJWTError:
-            return invalid("invalid-token", "malformed or invalid token")
-        if self.pending_project_exists:
-            return invalid("invalid-pending-publisher", "valid token, but project already exists")
-        if claims["jti"] in self.used_jti:
-            return invalid("invalid-reuse-token", "invalid token: already used")
-        problem = self.publisher.mismatch(claims)
-        if problem:
-            return invalid("invalid-publisher", f"valid token, but no corresponding publisher ({problem})")
-        self.used_jti.add(claims["jti"])
-        token = new_secret("pypi-")
-        self.minted.append(token)
-        return 200, {"success": True, "token": token, "expires": int(time.time()) + 900}
+            return None
+        return claims
 
-    def _upload(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
-        import base64
-
-        auth = handler.headers.get("Authorization", "")
+    def _mint_for(self, claims: dict[str, Any],
+                  invalid: Callable[[str, str], Answer]) -> Answer:
         try:
-            user, _, password = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            pending = find_publisher(self.pending, claims, self.used_jti)
+        except InvalidPublisher:
+            pass
+        except ReusedToken:
+            return invalid("invalid-reuse-token", "invalid token: already used")  # see module doc
+        else:
+            assert isinstance(pending, PendingPublisher)
+            project = normalize(pending.project_name)
+            self.pending.remove(pending)
+            if project in self.existing_projects:
+                return invalid("invalid-pending-publisher", "valid token, but project already exists")
+            self.existing_projects.add(project)
+            self.publishers.append(Publisher(pending.repository, pending.repository_owner_id,
+                                             pending.workflow_file, pending.environment, {project}))
+        try:
+            publisher = find_publisher(self.publishers, claims, self.used_jti)
+        except ReusedToken:
+            return invalid("invalid-reuse-token", "invalid token: already used")
+        except InvalidPublisher as error:
+            return invalid("invalid-publisher", f"valid token, but no corresponding publisher ({error})")
+        if claims.get("jti"):
+            if claims["jti"] in self.used_jti:
+                return invalid("invalid-reuse-token", "invalid token: already used")
+            self.used_jti.add(claims["jti"])
+        token = new_secret("pypi-")
+        expires = int(time.time()) + TOKEN_LIFETIME
+        self.minted.append(token)
+        self._tokens[token] = Minted(set(publisher.projects), expires)
+        return 200, {"success": True, "token": token, "expires": expires}
+
+    # -- uploads -----------------------------------------------------------------------------------------
+    def _upload(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        with self._lock:
+            self.upload_connections.append(handler.client_address[1])
+        try:
+            credentials = base64.b64decode(
+                handler.headers.get("Authorization", "").removeprefix("Basic ")).decode()
         except ValueError:
-            user, password = "", ""
-        if user != "__token__" or password not in self.minted:
-            send_json(handler, 403, {"message": "Invalid or non-existent authentication information."},
-                       reason="Invalid or non-existent authentication information.")
+            credentials = ""
+        user, _, password = credentials.partition(":")
+        minted = self._tokens.get(password) if user == "__token__" else None
+        if minted is None or time.time() >= minted.expires:
+            message = ("Invalid or non-existent authentication information. "
+                       f"See {HELP}#invalid-auth for more information.")
+            send(handler, 403, message.encode(), "text/plain", message)
+            return
+        found = re.search(rb'name="name"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n', body)
+        project = found.group(1).decode() if found else ""
+        if normalize(project) not in minted.projects:
+            message = (f"The given token isn't allowed to upload to project '{project}'. "
+                       f"See {HELP}#project-name for more information.")
+            send(handler, 403, message.encode(), "text/plain", message)
             return
         self._forward(handler, "POST", body, {"Content-Type": handler.headers["Content-Type"]})
 
