@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -69,9 +69,6 @@ class Release:
     project: NormalizedName
     version: Version
     files: tuple[Distribution, ...]
-    ignored: tuple[str, ...] = ()
-    built: bool = False
-    build_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 def digests(path: Path) -> tuple[int, str, str]:
@@ -142,8 +139,8 @@ def _packages_dir_hint(config: Config) -> str:
     )
 
 
-def candidates_in(directory: Path, console: Console) -> tuple[list[Path], list[str]]:
-    """Distribution files directly in `directory`, and the names of files left aside."""
+def candidates_in(directory: Path, console: Console) -> list[Path]:
+    """Distribution files directly in `directory`; the others are named in a notice."""
     chosen: list[Path] = []
     ignored: list[str] = []
     for entry in sorted(directory.iterdir()):
@@ -162,7 +159,7 @@ def candidates_in(directory: Path, console: Console) -> tuple[list[Path], list[s
     if ignored:
         console.notice(f"Not uploading {len(ignored)} file(s) that are not distributions: "
                        + ", ".join(ignored))
-    return chosen, ignored
+    return chosen
 
 
 def has_distributions(directory: Path) -> bool:
@@ -171,8 +168,7 @@ def has_distributions(directory: Path) -> bool:
     )
 
 
-def release_from(files: list[Path], config: Config, ignored: list[str], built: bool,
-                 seconds: Mapping[str, float]) -> Release:
+def release_from(files: list[Path], config: Config) -> Release:
     if not files:
         raise DistributionError(
             f"No distributions in `{config.packages_dir}`.", _packages_dir_hint(config)
@@ -195,7 +191,7 @@ def release_from(files: list[Path], config: Config, ignored: list[str], built: b
         )
     # The sdist first: the first file creates the release on the index.
     dists.sort(key=lambda d: (d.kind != "sdist", d.filename))
-    return Release(projects[0], versions[0], tuple(dists), tuple(ignored), built, dict(seconds))
+    return Release(projects[0], versions[0], tuple(dists))
 
 
 def scrubbed_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -225,7 +221,7 @@ def make_owned_dir(directory: Path, owner: tuple[int, int] | None) -> None:
         os.chown(path, owner[0], owner[1])
 
 
-def build_distributions(config: Config, console: Console) -> tuple[list[Path], dict[str, float]]:
+def build_distributions(config: Config, console: Console) -> list[Path]:
     project = config.project_dir
     if project == config.workspace and project.is_dir() and not any(project.iterdir()):
         raise BuildError(
@@ -278,7 +274,7 @@ def build_distributions(config: Config, console: Console) -> tuple[list[Path], d
     seconds = {k: float(v) for k, v in outcome["seconds"].items()}
     console.info("Built " + ", ".join(f"{p.name} ({seconds.get(k, 0):.1f} s)"
                                       for p, k in zip(files, ("sdist", "wheel"), strict=True)))
-    return files, seconds
+    return files
 
 
 def prepare_release(config: Config, console: Console) -> Release:
@@ -288,15 +284,14 @@ def prepare_release(config: Config, console: Console) -> Release:
         config.build is BuildMode.AUTO and not has_distributions(directory)
     )
     if must_build:
-        files, seconds = build_distributions(config, console)
+        files = build_distributions(config, console)
         others = [p.name for p in directory.iterdir()
                   if p.is_file() and p not in files and classify(p.name) in ("sdist", "wheel")]
         if others:
             console.notice(f"Publishing only the files just built; not uploading {len(others)} other "
                            f"file(s) in `{directory.name}`: " + ", ".join(sorted(others)))
-        return release_from(files, config, [], True, seconds)
+        return release_from(files, config)
     if not directory.is_dir():
         raise DistributionError(f"The packages directory `{directory}` does not exist.",
                                 _packages_dir_hint(config))
-    files, ignored = candidates_in(directory, console)
-    return release_from(files, config, ignored, False, {})
+    return release_from(candidates_in(directory, console), config)

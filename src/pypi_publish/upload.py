@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -292,14 +291,13 @@ class Uploader:
         return results
 
     def _upload_all(self, pending: list[FileResult]) -> None:
-        log_done: Callable[[FileResult], None] = self._log_result
         # The first file creates the project and the release on the index; racing it with the
         # others makes some indexes answer with conflicts. The smallest goes first, so the
         # time spent on one connection only is as short as it can be.
         first = min(pending, key=lambda r: r.dist.size)
         rest = [r for r in pending if r is not first]
         self.upload_one(first)
-        log_done(first)
+        self._log_result(first)
         if self.stop.is_set() or not rest:
             return
         workers = max(1, min(self.plan.parallel, len(rest)))
@@ -308,7 +306,7 @@ class Uploader:
             if self.stop.is_set():
                 return
             self.upload_one(result)
-            log_done(result)
+            self._log_result(result)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
             list(pool.map(task, rest))
