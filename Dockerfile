@@ -47,16 +47,32 @@ RUN rm -f /opt/venv/lib/python3*/site-packages/pip/_vendor/distlib/*.exe \
  && /opt/venv/bin/python -m compileall -q -f --invalidation-mode unchecked-hash \
       /opt/venv/lib/python3*/site-packages/pygments/lexers/_mapping.py
 
+# git, which VCS-versioned projects need to build (setuptools-scm, hatch-vcs, pdm-backend's scm
+# source, poetry-dynamic-versioning): the `git` command alone, from the base's own Debian
+# release. Its package would add about 100 MB (perl, curl, 170 helper programs) for the 4 MB a
+# build uses: every version lookup is a built-in command of /usr/bin/git (describe, rev-parse,
+# status, log, tag, ls-files, archive), which needs only libc, zlib and PCRE2, all in the slim
+# base. DEBS: a directory holding the base release's git_*_<arch>.deb, for offline builds.
+FROM ${BASE} AS git
+ARG DEBS=""
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
+WORKDIR /tmp/git
+RUN if [ -n "$DEBS" ]; then cp "$DEBS"/git_*_"$(dpkg --print-architecture)".deb .; \
+    else apt-get update -qq && apt-get download -qq git && rm -rf /var/lib/apt/lists/*; fi \
+ && dpkg-deb --fsys-tarfile git_*.deb | tar -x ./usr/bin/git \
+ && ./usr/bin/git --version
+
 FROM ${BASE}
 LABEL org.opencontainers.image.title="pypi-publish" \
       org.opencontainers.image.description="Build, check and publish a Python project to PyPI or any index" \
       org.opencontainers.image.licenses="MIT"
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=git /tmp/git/usr/bin/git /usr/bin/git
 COPY entrypoint.py /opt/pypi-publish/entrypoint.py
 # The runner runs this image as root on a workspace owned by its own user:
-# - git (which VCS-versioning build backends call) refuses a repository owned by another user
-#   unless it is a safe.directory; these variables are git's command-line configuration, which
-#   git honours for safe.directory, so any git in the image or added by a derived image trusts it.
+# - git refuses a repository owned by another user unless it is a safe.directory; these
+#   variables are git's command-line configuration, which git honours for safe.directory, so the
+#   image's git (and any a derived image adds) trusts the workspace.
 # - nothing may be cached or byte-compiled into the mounted workspace or /github/home as root.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -5,4 +5,4 @@ import sys
 from pypi_publish.action import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(argv=sys.argv[1:]))

@@ -1,7 +1,9 @@
-"""Fixtures: a real pypiserver, sample projects, offline builds, and a runner for the product."""
+"""Fixtures: one real pypiserver per session (emptied for each test), sample projects, offline
+builds, and runners for the two front doors, in-process (fast) or as the real programs."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -17,7 +19,8 @@ from tests.support.index_server import IndexServer
 from tests.support.projects import write_project
 from tests.support.secret_sweep import sweep_file
 
-pytest_plugins = ["tests.support.secret_sweep", "tests.fakes.fixtures"]
+pytest_plugins = ["tests.support.secret_sweep", "tests.fakes.fixtures", "tests.support.devpi_fixtures",
+                  "tests.fakes.sigstore.fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
@@ -45,9 +48,26 @@ def offline_builds() -> Iterator[None]:
             os.environ[key] = value
 
 
-@pytest.fixture
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+@pytest.fixture(scope="session")
+def index_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
     server = IndexServer(tmp_path_factory.mktemp("index")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def index(index_server: IndexServer) -> IndexServer:
+    """The session's pypiserver, holding no file: it reads its directory on every request."""
+    index_server.clear()
+    return index_server
+
+
+@pytest.fixture
+def fresh_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """A pypiserver of the test's own, for tests that need more than an empty shared one."""
+    server = IndexServer(tmp_path_factory.mktemp("own-index")).start()
     try:
         yield server
     finally:
@@ -88,22 +108,26 @@ def parse_output_file(text: str) -> dict[str, str]:
     return outputs
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env(home: Path) -> dict[str, str]:
+    """This process's environment without anything of a runner, a token or a CA; HOME is `home`."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_",
-                                                                     "ACTIONS_", "RUNNER_"))}
-    for key in ("PYPI_API_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL",
-                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+                                                                     "ACTIONS_", "RUNNER_",
+                                                                     "TWINE_"))}
+    for key in ("PYPI_API_TOKEN", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE",
+                "GITLAB_CI", "BUILDKITE", "CIRCLECI"):
         keep.pop(key, None)
+    keep["HOME"] = str(home)
     return keep
 
 
-def _finish(proc: subprocess.CompletedProcess[str], output: Path | None, summary: Path | None) -> Run:
+def _finish(returncode: int, stdout: str, stderr: str, output: Path | None,
+            summary: Path | None) -> Run:
     # Echo into pytest's capture so the secrets sweep sees everything the product printed.
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
+    sys.stdout.write(stdout)
+    sys.stderr.write(stderr)
     outputs = parse_output_file(output.read_text()) if output and output.exists() else {}
     summary_text = summary.read_text() if summary and summary.exists() else ""
-    return Run(proc.returncode, proc.stdout, proc.stderr, outputs, summary_text)
+    return Run(returncode, stdout, stderr, outputs, summary_text)
 
 
 RunAction = Callable[..., Run]
@@ -112,58 +136,77 @@ BuiltDists = Callable[..., Path]
 MakeProject = Callable[..., Path]
 
 
+def action_env(tmp_path: Path, workspace: Path, inputs: Mapping[str, str],
+               env: Mapping[str, str] | None) -> tuple[dict[str, str], Path, Path]:
+    """The environment the runner gives a Docker action step, and its output and summary files."""
+    commands = tmp_path / "file_commands"
+    commands.mkdir(exist_ok=True)
+    run_id = uuid.uuid4().hex
+    output = sweep_file(commands / f"output_{run_id}")
+    summary = sweep_file(commands / f"summary_{run_id}")
+    full_env = clean_env(tmp_path / "home")
+    full_env.update({
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_REPOSITORY": "octo-org/sample-project",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REF_TYPE": "branch",
+        "GITHUB_REF_NAME": "main",
+    })
+    full_env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+    full_env.update(env or {})
+    return full_env, output, summary
+
+
 @pytest.fixture
 def run_action(tmp_path: Path) -> RunAction:
-    """Run `python entrypoint.py` as the runner runs a Docker action: INPUT_* env, workspace cwd."""
+    """Run the action as the runner runs a Docker action: INPUT_* env, the workspace mounted.
 
-    def run(
-        workspace: Path,
-        inputs: Mapping[str, str],
-        env: Mapping[str, str] | None = None,
-        timeout: float = 300,
-    ) -> Run:
-        commands = tmp_path / "file_commands"
-        commands.mkdir(exist_ok=True)
-        run_id = uuid.uuid4().hex
-        output = sweep_file(commands / f"output_{run_id}")
-        summary = sweep_file(commands / f"summary_{run_id}")
-        full_env = _clean_env()
-        full_env.update({
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_WORKSPACE": str(workspace),
-            "GITHUB_OUTPUT": str(output),
-            "GITHUB_STEP_SUMMARY": str(summary),
-            "GITHUB_REPOSITORY": "octo-org/sample-project",
-            "GITHUB_REF": "refs/heads/main",
-            "GITHUB_REF_TYPE": "branch",
-            "GITHUB_REF_NAME": "main",
-        })
-        full_env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
-        full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, str(REPO / "entrypoint.py")],
-            cwd=workspace, env=full_env, capture_output=True, text=True, timeout=timeout,
-            check=False,
-        )
-        return _finish(proc, output, summary)
+    In-process by default (`pypi_publish.action.main` with that environment); `process=True`
+    runs `python entrypoint.py` as a child, exactly the image's entrypoint.
+    """
+
+    def run(workspace: Path, inputs: Mapping[str, str], env: Mapping[str, str] | None = None,
+            timeout: float = 300, process: bool = False) -> Run:
+        full_env, output, summary = action_env(tmp_path, workspace, inputs, env)
+        if process:
+            proc = subprocess.run(
+                [sys.executable, str(REPO / "entrypoint.py")],
+                cwd=workspace, env=full_env, capture_output=True, text=True, timeout=timeout,
+                check=False,
+            )
+            return _finish(proc.returncode, proc.stdout, proc.stderr, output, summary)
+        from pypi_publish import action
+
+        out = io.StringIO()
+        code = action.main(full_env, out=out)
+        return _finish(code, out.getvalue(), "", output, summary)
 
     return run
 
 
 @pytest.fixture
-def run_cli() -> RunCli:
-    """Run `scripts/publish_to_pypi.py` with arguments, outside GitHub Actions."""
+def run_cli(tmp_path: Path) -> RunCli:
+    """Run the local command outside GitHub Actions: in-process, or `process=True` for
+    `scripts/publish_to_pypi.py` as a child."""
 
-    def run(
-        args: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300
-    ) -> Run:
-        full_env = _clean_env()
+    def run(args: list[str], cwd: Path, env: Mapping[str, str] | None = None,
+            timeout: float = 300, process: bool = False) -> Run:
+        full_env = clean_env(tmp_path / "home")
         full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "publish_to_pypi.py"), *args],
-            cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
-        )
-        return _finish(proc, None, None)
+        if process:
+            proc = subprocess.run(
+                [sys.executable, str(REPO / "scripts" / "publish_to_pypi.py"), *args],
+                cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
+            )
+            return _finish(proc.returncode, proc.stdout, proc.stderr, None, None)
+        from pypi_publish import cli
+
+        out = io.StringIO()
+        code = cli.main(args, prog="publish_to_pypi.py", env=full_env, out=out, cwd=cwd)
+        return _finish(code, out.getvalue(), "", None, None)
 
     return run
 
@@ -181,10 +224,11 @@ def built_dists(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Bui
         if key not in _BUILT:
             where = tmp_path_factory.mktemp("built")
             project = write_project(where, name, version, backend)
+            # The backends are installed in the test venv: no isolated environment to set up.
             subprocess.run(
-                [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir",
-                 str(where / "dist"), str(project)],
-                check=True, capture_output=True,
+                [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel",
+                 "--outdir", str(where / "dist"), str(project)],
+                check=True, capture_output=True, timeout=120,
             )
             _BUILT[key] = where / "dist"
         target = tmp_path / f"dist-{name}-{version}-{backend}"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Literal
 
+import pytest
+
+from pypi_publish.building import BuildRequest, build_distributions
+from pypi_publish.gha import Console
 from tests.conftest import MakeProject, RunCli
 
 
@@ -81,3 +89,16 @@ def test_build_never_sees_the_token(project: MakeProject, run_cli: RunCli, tmp_p
     assert token not in json.dumps(seen)
     assert "PYPI_API_TOKEN" not in seen and "TWINE_PASSWORD" not in seen
     spy.unlink()
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_the_log_names_the_installer_that_made_the_environment(
+    installer: Literal["pip", "uv"], project: MakeProject
+) -> None:
+    if installer == "uv" and shutil.which("uv") is None and importlib.util.find_spec("uv") is None:
+        pytest.skip("uv is not installed")
+    workspace = project("installed", "1.0.0")
+    out = io.StringIO()
+    build_distributions(BuildRequest(workspace, workspace / "dist", installer=installer),
+                        Console(out=out))
+    assert f"; build environment made with {installer} (" in out.getvalue()

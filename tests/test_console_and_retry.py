@@ -13,7 +13,7 @@ from typing import ClassVar
 import requests
 
 from pypi_publish.gha import Console
-from pypi_publish.http import new_session, with_retries
+from pypi_publish.http import Transient, Transport, retry, send
 from pypi_publish.retry import RetryPolicy, parse_retry_after, policy_from_env
 from tests.conftest import parse_output_file
 from tests.support.secret_sweep import new_secret
@@ -117,9 +117,9 @@ def flaky_server(answers: list[int]) -> Iterator[tuple[str, type[_Flaky]]]:
 def test_transient_answers_are_retried_until_success() -> None:
     sleeps: list[float] = []
     policy = RetryPolicy(base_delay=0.01, sleep=sleeps.append)
-    with flaky_server([503, 429, 502]) as (url, handler), new_session() as session:
-        attempt = with_retries(lambda: session.get(url, timeout=5), policy)
-    assert attempt.response is not None and attempt.response.status_code == 200
+    with flaky_server([503, 429, 502]) as (url, handler), Transport({}) as transport:
+        answer = retry(lambda: send(lambda: transport.session.get(url, timeout=5)), policy)
+    assert isinstance(answer, requests.Response) and answer.status_code == 200
     assert handler.seen == 4
     assert len(sleeps) == 3
 
@@ -127,14 +127,34 @@ def test_transient_answers_are_retried_until_success() -> None:
 def test_client_errors_are_not_retried() -> None:
     policy = RetryPolicy(base_delay=0.01, sleep=lambda _: None)
     with flaky_server([404]) as (url, handler):
-        attempt = with_retries(lambda: requests.get(url, timeout=5), policy)
-    assert attempt.response is not None and attempt.response.status_code == 404
+        answer = retry(lambda: send(lambda: requests.get(url, timeout=5)), policy)
+    assert isinstance(answer, requests.Response) and answer.status_code == 404
     assert handler.seen == 1
 
 
 def test_attempts_are_bounded() -> None:
     policy = RetryPolicy(attempts=3, base_delay=0.01, sleep=lambda _: None)
     with flaky_server([503] * 10) as (url, handler):
-        attempt = with_retries(lambda: requests.get(url, timeout=5), policy)
-    assert attempt.response is not None and attempt.response.status_code == 503
+        answer = retry(lambda: send(lambda: requests.get(url, timeout=5)), policy)
+    assert isinstance(answer, Transient) and answer.response is not None
+    assert answer.response.status_code == 503
     assert handler.seen == 3
+
+
+def test_every_thread_gets_its_own_session_on_one_pool() -> None:
+    with flaky_server([]) as (url, _), Transport({}) as transport:
+        sessions: list[requests.Session] = []
+
+        def use() -> None:
+            sessions.append(transport.session)
+            transport.session.get(url, timeout=5).close()
+
+        threads = [threading.Thread(target=use) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert len({id(s) for s in sessions}) == 3
+        # The connections live in the one adapter they share.
+        adapters = {id(s.get_adapter(url)) for s in sessions}
+        assert len(adapters) == 1

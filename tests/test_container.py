@@ -1,184 +1,45 @@
-"""The action's image, built with buildah and run with podman exactly as the Actions runner runs it.
-
-The runner starts a Docker action as root with `--workdir /github/workspace`, the checkout mounted
-there, `/github/home` and `/github/file_commands` mounted, the inputs as `INPUT_<NAME>` variables
-(passed by name, so no value is on a command line) and `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`
-pointing into `/github/file_commands`; the image's ENTRYPOINT does the rest. The workspace belongs
-to the runner's user (uid 1001), not to root. `--network host` stands in for the runner's network
-so the container reaches the loopback index. Set up by `bash .ci/container setup`.
+"""The action's image, built with buildah and run with podman exactly as the Actions runner runs it
+(tests/support/image_runner.py says how). Set up by `bash .ci/container setup`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, WHEELHOUSE, BuiltDists, Run, parse_output_file
+from tests.conftest import WHEELHOUSE, BuiltDists
+from tests.support.containers import action_image, podman_run
+from tests.support.image_runner import (
+    RUNNER_UID,
+    WORKSPACE,
+    Mounts,
+    RunImage,
+    image_runner,
+    runner_owned,
+    token_inputs,
+    with_dists,
+)
 from tests.support.index_server import IndexServer
 from tests.support.projects import BACKENDS, write_project
-from tests.support.secret_sweep import sweep_file
 
 pytestmark = pytest.mark.container
 
-BASE = os.environ.get("PYPI_PUBLISH_TEST_BASE", "localhost/python-slim-like:3.11")
-# An image built elsewhere (a release candidate, another base) to test instead of building one.
-GIVEN_IMAGE = os.environ.get("PYPI_PUBLISH_TEST_IMAGE", "")
-IMAGE_WHEELS = REPO / ".cache" / "container" / "wheels"
-RUNNER_UID = 1001
-WORKSPACE = "/github/workspace"
 SAMPLE_FILES = ["sample_project-1.2.3-py3-none-any.whl", "sample_project-1.2.3.tar.gz"]
-SETUP_HINT = "run `bash .ci/container setup`"
 
 
-def runc() -> str | None:
-    return shutil.which("runc") or next(
-        (p for p in ("/usr/sbin/runc", "/usr/bin/runc") if Path(p).is_file()), None)
-
-
-def podman(*args: str) -> list[str]:
-    # runc rather than crun, and cgroupfs: what works in an unprivileged CI sandbox without systemd.
-    return ["podman", "--runtime", runc() or "runc", "--cgroup-manager=cgroupfs", *args]
-
-
-def podman_run(*args: str) -> list[str]:
-    # Explicit limits: raising the defaults needs a capability such sandboxes lack.
-    return podman("run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=20000:20000",
-                  *args)
-
-
-def unavailable() -> str | None:
-    """Why the image cannot be built and run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root, as the runner runs the image (rootful podman, workspaces owned by uid 1001)"
-    for tool in ("podman", "buildah"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed ({SETUP_HINT})"
-    if runc() is None:
-        return f"runc is not installed ({SETUP_HINT})"
-    if GIVEN_IMAGE:
-        exists = subprocess.run(["podman", "image", "exists", GIVEN_IMAGE], check=False)
-        return None if exists.returncode == 0 else f"PYPI_PUBLISH_TEST_IMAGE={GIVEN_IMAGE} does not exist"
-    if subprocess.run(["podman", "image", "exists", BASE], check=False).returncode != 0:
-        return f"the local base image {BASE} does not exist ({SETUP_HINT})"
-    if not any(IMAGE_WHEELS.glob("pip-*.whl")):
-        return f"{IMAGE_WHEELS} has no locked wheels to build the image offline ({SETUP_HINT})"
-    return None
-
-
-@pytest.fixture(scope="session")
-def image() -> Iterator[str]:
+@pytest.fixture
+def image(request: pytest.FixtureRequest) -> str:
     """The action's image built from this checkout's Dockerfile, offline, on the local base."""
-    reason = unavailable()
-    if reason:
-        pytest.skip(reason)
-    if GIVEN_IMAGE:
-        yield GIVEN_IMAGE
-        return
-    tag = f"localhost/pypi-publish:test-{uuid.uuid4().hex[:12]}"
-    proc = subprocess.run(
-        ["buildah", "bud", "--quiet", "--isolation", "chroot", "--network", "host",
-         "-v", f"{IMAGE_WHEELS}:/wheels:ro", "--build-arg", f"BASE={BASE}",
-         "--build-arg", "WHEELHOUSE=/wheels", "-t", tag, str(REPO)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"buildah bud failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    try:
-        yield tag
-    finally:
-        subprocess.run(["podman", "rmi", "--force", tag], capture_output=True, check=False)
-
-
-@dataclass
-class Mounts:
-    """What the runner mounts, and extras a test adds (as `-v host:container[:options]`)."""
-
-    workspace: Path | None
-    read_only: bool = False
-    extra: list[str] = field(default_factory=list)
-
-
-RunImage = Callable[..., Run]
+    return action_image(request)
 
 
 @pytest.fixture
 def run_image(image: str, tmp_path: Path) -> RunImage:
-    """Run the image the way the runner runs a Docker action; return what it left behind."""
-    home = tmp_path / "github_home"
-    commands = tmp_path / "file_commands"
-    for directory in (home, commands):
-        directory.mkdir(exist_ok=True)
-        os.chown(directory, RUNNER_UID, RUNNER_UID)
-
-    def run(
-        mounts: Mounts,
-        inputs: Mapping[str, str],
-        env: Mapping[str, str] | None = None,
-        workdir: str = WORKSPACE,
-        options: Sequence[str] = (),
-        timeout: float = 240,
-    ) -> Run:
-        step = uuid.uuid4().hex
-        output = sweep_file(commands / f"set_output_{step}")
-        summary = sweep_file(commands / f"step_summary_{step}")
-        values = {
-            "HOME": "/github/home",
-            "CI": "true",
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_WORKSPACE": WORKSPACE,
-            "GITHUB_OUTPUT": f"/github/file_commands/{output.name}",
-            "GITHUB_STEP_SUMMARY": f"/github/file_commands/{summary.name}",
-            "GITHUB_REPOSITORY": "octo-org/sample-project",
-            "GITHUB_REF": "refs/heads/main",
-            "GITHUB_REF_TYPE": "branch",
-            "GITHUB_REF_NAME": "main",
-            "RUNNER_OS": "Linux",
-            **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
-            **(env or {}),
-        }
-        volumes = ["-v", f"{home}:/github/home", "-v", f"{commands}:/github/file_commands"]
-        if mounts.workspace is not None:
-            volumes += ["-v", f"{mounts.workspace}:{WORKSPACE}" + (":ro" if mounts.read_only else "")]
-        for extra in mounts.extra:
-            volumes += ["-v", extra]
-        name = f"pypi-publish-test-{step[:12]}"
-        command = podman_run(
-            "--name", name, "--network", "host", "--workdir", workdir, *volumes, *options,
-            # By name, as the runner does: the values (a token among them) stay off the command line.
-            *[arg for key in values for arg in ("-e", key)],
-            image,
-        )
-        try:
-            proc = subprocess.run(command, env={**os.environ, **values}, capture_output=True,
-                                  text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            subprocess.run(podman("rm", "--force", "--time", "0", name), capture_output=True,
-                           check=False)
-            raise
-        # Into pytest's capture, so the secrets sweep sees everything the container printed.
-        sys.stdout.write(proc.stdout)
-        sys.stderr.write(proc.stderr)
-        outputs = parse_output_file(output.read_text()) if output.exists() else {}
-        summary_text = summary.read_text() if summary.exists() else ""
-        return Run(proc.returncode, proc.stdout, proc.stderr, outputs, summary_text)
-
-    return run
-
-
-def runner_owned(path: Path) -> Path:
-    """Hand `path` and everything in it to the runner's user, as a checkout on a runner is."""
-    for item in [path, *path.rglob("*")]:
-        os.lchown(item, RUNNER_UID, RUNNER_UID)
-    return path
+    return image_runner(image, tmp_path)
 
 
 @pytest.fixture
@@ -186,15 +47,6 @@ def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "workspace"
     path.mkdir()
     return path
-
-
-def with_dists(workspace: Path, built_dists: BuiltDists) -> Path:
-    shutil.copytree(built_dists(), workspace / "dist")
-    return runner_owned(workspace)
-
-
-def token_inputs(index: IndexServer) -> dict[str, str]:
-    return {"repository-url": index.upload_url, "password": index.password}
 
 
 # -- the publish paths ---------------------------------------------------------------------------
@@ -296,7 +148,7 @@ def test_read_only_workspace_cannot_receive_a_build(
     run = run_image(Mounts(project, read_only=True), token_inputs(index))
     assert run.returncode == 1, run.text
     assert f"Cannot write to `{WORKSPACE}/dist`: Read-only file system." in run.stdout
-    assert "build in an earlier step and set `build: false`" in run.stdout
+    assert "build in an earlier step and use `build: false`" in run.stdout
     assert index.files() == []
 
 
@@ -389,28 +241,3 @@ def test_image_entrypoint_runs_the_action_isolated(image: str) -> None:
                                     "/opt/pypi-publish/entrypoint.py"]
     assert "WorkingDir" not in config or config["WorkingDir"] in ("", "/")
     assert "User" not in config or config["User"] in ("", "root", "0")
-
-
-def image_environment(image: str) -> dict[str, str]:
-    proc = subprocess.run(["podman", "image", "inspect", "--format", "{{json .Config.Env}}", image],
-                          capture_output=True, text=True, check=True)
-    return dict(item.split("=", 1) for item in json.loads(proc.stdout))
-
-
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_image_environment_makes_git_trust_a_workspace_of_another_user(
-    image: str, workspace: Path
-) -> None:
-    # git refuses a repository owned by another user ("dubious ownership") unless it is a
-    # safe.directory; the image's environment says so for whatever git a build may run.
-    subprocess.run(["git", "init", "--quiet", str(workspace)], check=True)
-    runner_owned(workspace)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    command = ["git", "-C", str(workspace), "rev-parse", "--is-inside-work-tree"]
-    refused = subprocess.run(command, env=clean, capture_output=True, text=True, check=False)
-    assert refused.returncode != 0 and "dubious ownership" in refused.stderr
-    trusted_env = {**clean, **{k: v for k, v in image_environment(image).items()
-                               if k.startswith("GIT_CONFIG_")}}
-    trusted = subprocess.run(command, env=trusted_env, capture_output=True, text=True, check=False)
-    assert trusted.returncode == 0, trusted.stderr
-    assert trusted.stdout.strip() == "true"

@@ -22,22 +22,17 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from pypi_publish.config import (
-    ACTION_INPUTS,
-    MAX_PARALLEL,
-    Config,
-    check_repository_url,
-    config_from_action_env,
-    config_from_args,
-    parse_parallel,
-    parse_run_attempt,
-    version_from_tag,
-)
-from pypi_publish.dists import Distribution, parse_filename
+from pypi_publish.action import INPUTS, read_inputs, run_attempt
+from pypi_publish.cli import read_args
+from pypi_publish.config import MAX_PARALLEL, Config, parse_parallel, version_from_tag
+from pypi_publish.distribution import Distribution, parse_filename
 from pypi_publish.errors import ConfigError, DistributionError, PublishError
-from pypi_publish.index import IndexView, parse_simple_page
-from pypi_publish.oidc import MintAnswer, claims_of, explain_refusal
+from pypi_publish.index import make_index
+from pypi_publish.listing import Listing, parse_simple_page
 from pypi_publish.retry import parse_retry_after, policy_from_env
+from pypi_publish.tp_diagnostics import explain_refusal
+from pypi_publish.urls import check_index_url
+from pypi_publish.wire import jwt_claims, mint_answer
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -60,7 +55,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @SETTINGS
-@given(inputs=st.dictionaries(st.sampled_from(ACTION_INPUTS), value, max_size=8),
+@given(inputs=st.dictionaries(st.sampled_from(INPUTS), value, max_size=8),
        runner=st.dictionaries(st.sampled_from(["GITHUB_REF", "GITHUB_RUN_ATTEMPT", "PYPI_API_TOKEN",
                                                "GITHUB_ACTIONS"]), value, max_size=4))
 @example(inputs={"parallel": "²"}, runner={})
@@ -72,13 +67,13 @@ def test_action_inputs_give_a_config_or_a_config_error(
     env.update(runner)
     env["GITHUB_WORKSPACE"] = str(workspace)
     try:
-        config = config_from_action_env(env)
+        config, context = read_inputs(env)
     except ConfigError as error:
         assert error.message and error.hint
         return
     assert isinstance(config, Config)
     assert 1 <= config.parallel <= MAX_PARALLEL
-    assert config.run_attempt >= 1
+    assert context.run_attempt >= 1
     # Paths from action inputs never leave the workspace.
     for path in (config.packages_dir, config.project_dir):
         assert path == workspace.resolve() or workspace.resolve() in path.parents
@@ -86,7 +81,8 @@ def test_action_inputs_give_a_config_or_a_config_error(
 
 FLAGS = ["--dry-run", "--no-upload", "--skip-build", "--repository", "--repository-url", "--tag",
          "--packages-dir", "--project-dir", "--skip-existing", "--no-verify-metadata", "--parallel",
-         "--verbose"]
+         "--verbose", "--index-url", "--config-file", "-C", "--build-timeout", "--no-attestations",
+         "--trusted-publishing"]
 
 
 @SETTINGS
@@ -94,11 +90,16 @@ FLAGS = ["--dry-run", "--no-upload", "--skip-build", "--repository", "--reposito
        env=st.dictionaries(st.sampled_from(["TWINE_PASSWORD", "TWINE_USERNAME", "PYPI_API_TOKEN",
                                             "GITHUB_RUN_ATTEMPT"]), value, max_size=3))
 @example(argv=["--parallel", "²"], env={})
-def test_cli_arguments_give_a_config_or_a_config_error(argv: list[str], env: dict[str, str]) -> None:
-    # `--help` (and its abbreviations) prints the usage and exits 0, which is right.
-    assume(not any(arg.startswith(("-h", "--h")) for arg in argv))
+@example(argv=["--build-timeout", "²"], env={})
+@example(argv=["-C", "=x"], env={})
+def test_cli_arguments_give_a_config_or_a_config_error(argv: list[str], env: dict[str, str],
+                                                       workspace: Path) -> None:
+    # `--help` and `--version` (and their abbreviations) print and exit 0, which is right.
+    assume(not any(arg.startswith(("-h", "--h", "--vers")) for arg in argv))
+    # The keyring is asked only when nothing else gives a token: give one, keep it out of this.
+    env = {"HOME": str(workspace), "TWINE_PASSWORD": "x", **env}
     try:
-        config = config_from_args(argv, env)
+        config, _ = read_args(argv, env, cwd=workspace)
     except ConfigError as error:
         assert error.message and error.hint
         return
@@ -111,7 +112,7 @@ def test_cli_arguments_give_a_config_or_a_config_error(argv: list[str], env: dic
 @example(raw="²")
 def test_parallel_is_a_small_number_or_a_config_error(raw: str) -> None:
     try:
-        assert 1 <= parse_parallel("parallel", raw) <= MAX_PARALLEL
+        assert 1 <= parse_parallel(raw, "`parallel`", "Input `parallel`") <= MAX_PARALLEL
     except ConfigError as error:
         assert "Input `parallel`" in error.message
 
@@ -120,7 +121,7 @@ def test_parallel_is_a_small_number_or_a_config_error(raw: str) -> None:
 @given(raw=value)
 @example(raw="²")
 def test_run_attempt_is_a_positive_number_whatever_the_runner_says(raw: str) -> None:
-    assert parse_run_attempt({"GITHUB_RUN_ATTEMPT": raw}) >= 1
+    assert run_attempt({"GITHUB_RUN_ATTEMPT": raw}) >= 1
 
 
 @SETTINGS
@@ -166,7 +167,8 @@ def _loopback(host: str) -> bool:
 @example(url="http://[::1]80/")
 def test_an_accepted_upload_url_is_https_or_loopback_and_carries_no_credentials(url: str) -> None:
     try:
-        accepted = check_repository_url(url, "repository-url")
+        accepted = check_index_url(url, "`repository-url`", "Input `repository-url`",
+                                   "`password`")
     except ConfigError as error:
         # Never echo a URL that may hold a credential.
         assert ":p@" not in error.message and "pypi-x" not in error.message
@@ -264,8 +266,10 @@ def test_any_simple_page_gives_a_listing_the_uploader_can_compare(
             files = parse_simple_page(content_type, body)
         except (ValueError, TypeError, AttributeError):
             continue  # the caller turns these into "the index could not say"
-        view = IndexView(True, files)
-        assert view.same_content(dist) in (True, False, None)
+        if files is None:
+            continue  # not a simple page: "the index could not say"
+        listing = Listing(True, files)
+        assert listing.same_content(dist) in (True, False, None)
 
 
 @SETTINGS
@@ -274,9 +278,9 @@ def test_any_simple_page_gives_a_listing_the_uploader_can_compare(
 @example(answer={"errors": [{"code": 5}], "message": None}, token="a.b.c")
 def test_any_refusal_from_the_token_exchange_is_explained(answer: object, token: str) -> None:
     assume(isinstance(answer, dict))
-    claims = claims_of(token)
+    claims = jwt_claims(token)
     assert isinstance(claims, dict)
-    error = explain_refusal(cast(MintAnswer, answer), claims, "https://upload.pypi.org/legacy/",
+    error = explain_refusal(mint_answer(answer), claims, make_index("https://upload.pypi.org/legacy/"),
                             "sample-project")
     assert isinstance(error, PublishError)
     assert error.message and error.hint

@@ -26,8 +26,9 @@ def test_action_builds_and_publishes_a_project(
     assert run.returncode == 0, run.text
     assert index.files() == ["sample_project-1.2.3-py3-none-any.whl", "sample_project-1.2.3.tar.gz"]
     assert run.outputs["version"] == "1.2.3"
+    # The wheel first: the index fills a new release's metadata from its first file.
     assert json.loads(run.outputs["uploaded"]) == [
-        "sample_project-1.2.3.tar.gz", "sample_project-1.2.3-py3-none-any.whl"]
+        "sample_project-1.2.3-py3-none-any.whl", "sample_project-1.2.3.tar.gz"]
     assert json.loads(run.outputs["skipped"]) == []
     assert run.outputs["auth"] == "token"
     assert run.outputs["repository-url"] == index.url
@@ -226,4 +227,4 @@ def test_a_wheel_matrix_uploads_in_parallel_and_reports_in_release_order(
     assert run.returncode == 0, run.text
     assert index.files() == sorted(names)
     assert json.loads(run.outputs["uploaded"]) == sorted(names)
-    assert "The index lists 0 file(s) of matrix-pkg." in run.stdout
+    assert "The index lists 0 file(s) of matrix-pkg: " in run.stdout

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import REPO, BuiltDists, Run, RunAction, parse_output_file
+from tests.conftest import BuiltDists, Run, RunAction, parse_output_file
 from tests.fakes.github_oidc import GitHubOidc
 from tests.fakes.warehouse import Warehouse
 from tests.support.archives import metadata_text, write_wheel
@@ -70,6 +70,8 @@ def publish(run_action: RunAction, workspace: Path, url: str, token: str,
 
 
 # -- one fault at a time, on uploads and index queries ---------------------------------------------
+# A first release's listing costs two queries: the project's page (404) and, since pypiserver's
+# simple URL is derived from the upload URL by a rule, the simple root that proves the rule right.
 
 
 @dataclass(frozen=True)
@@ -91,41 +93,41 @@ class FaultCase:
 
 FAULTS = [
     FaultCase("upload-503-burst", UPLOAD, Respond(503, b"Service Unavailable"), 2, 0, 4, SAMPLE,
-              (f"{SDIST}: HTTP 503; retrying in",)),
+              (f"{WHEEL}: HTTP 503; retrying in",)),
     FaultCase("upload-502-once", UPLOAD, Respond(502), 1, 0, 3, SAMPLE),
     FaultCase("upload-429-retry-after", UPLOAD, retry_after(1), 1, 0, 3, SAMPLE,
-              (f"{SDIST}: HTTP 429; retrying in 1.0 s",)),
+              (f"{WHEEL}: HTTP 429; retrying in 1.0 s",)),
     FaultCase("upload-reset-mid-body", UPLOAD, Reset(after_body_bytes=300), 1, 0, 3, SAMPLE,
-              (f"{SDIST}: connection reset by the server; retrying",), queries=2),
+              (f"{WHEEL}: connection reset by the server; retrying",), queries=3),
     FaultCase("upload-accepted-then-timeout", UPLOAD, ForwardThenDrop(), 1, 0, 2, SAMPLE,
-              (f"{SDIST}: the server did not answer in time; retrying",), queries=2),
+              (f"{WHEEL}: the server did not answer in time; retrying",), queries=3),
     FaultCase("upload-accepted-then-closed", UPLOAD, ForwardThenDrop(close=True), 1, 0, 2, SAMPLE,
-              queries=2),
-    FaultCase("upload-accepted-then-truncated", UPLOAD, Truncated(), 1, 0, 2, SAMPLE, queries=2),
-    FaultCase("upload-truncated-not-stored", UPLOAD, Truncated(b"OK"), 1, 0, 3, SAMPLE, queries=2),
+              queries=3),
+    FaultCase("upload-accepted-then-truncated", UPLOAD, Truncated(), 1, 0, 2, SAMPLE, queries=3),
+    FaultCase("upload-truncated-not-stored", UPLOAD, Truncated(b"OK"), 1, 0, 3, SAMPLE, queries=3),
     FaultCase("upload-stalled-past-timeout", UPLOAD, Stall(READ_TIMEOUT * 4), 1, 0, 3, SAMPLE,
-              (f"{SDIST}: the server did not answer in time; retrying",), queries=2),
+              (f"{WHEEL}: the server did not answer in time; retrying",), queries=3),
     FaultCase("upload-stalled-within-timeout", UPLOAD, Stall(READ_TIMEOUT / 4), None, 0, 2, SAMPLE,
-              queries=1),
-    FaultCase("upload-garbage-answer", UPLOAD, Garbage(), 1, 0, 3, SAMPLE, queries=2),
+              queries=2),
+    FaultCase("upload-garbage-answer", UPLOAD, Garbage(), 1, 0, 3, SAMPLE, queries=3),
     FaultCase("upload-503-for-ever", UPLOAD, Respond(503, b"Service Unavailable"), None, 1, 3, [],
-              (f"The index refused `{SDIST}` (HTTP 503): Service Unavailable",
+              (f"The index refused `{WHEEL}` (HTTP 503): Service Unavailable",
                "The index is failing or rate-limiting; re-run the job later"),
               {"PYPI_PUBLISH_RETRY_ATTEMPTS": "3"}),
     FaultCase("upload-reset-for-ever", UPLOAD, Reset(), None, 1, 3, [],
-              (f"Could not upload `{SDIST}` to", "connection reset by the server (after 3 attempt(s))",
+              (f"Could not upload `{WHEEL}` to", "connection reset by the server (after 3 attempt(s))",
                "Re-run the job: files already uploaded are recognised and kept."),
               {"PYPI_PUBLISH_RETRY_ATTEMPTS": "3"}),
     FaultCase("upload-400-not-retried", UPLOAD,
               Respond(400, b"", reason="Invalid value for version"), None, 1, 1, [],
-              (f"The index refused `{SDIST}` (HTTP 400): Invalid value for version",), queries=1),
+              (f"The index refused `{WHEEL}` (HTTP 400): Invalid value for version",), queries=2),
     FaultCase("upload-404-not-retried", UPLOAD, Respond(404, b"Not Found"), None, 1, 1, [],
-              ("it must be the index's upload endpoint",), queries=1),
-    FaultCase("index-query-503-burst", SIMPLE, Respond(503), 2, 0, 2, SAMPLE, queries=3),
-    FaultCase("index-query-429-retry-after", SIMPLE, retry_after(1), 1, 0, 2, SAMPLE, queries=2),
-    FaultCase("index-query-reset", SIMPLE, Reset(), 1, 0, 2, SAMPLE, queries=2),
-    FaultCase("index-query-garbage", SIMPLE, Garbage(), 1, 0, 2, SAMPLE, queries=2),
-    FaultCase("index-query-truncated", SIMPLE, Truncated(), 1, 0, 2, SAMPLE, queries=2),
+              ("it must be the index's upload endpoint",), queries=2),
+    FaultCase("index-query-503-burst", SIMPLE, Respond(503), 2, 0, 2, SAMPLE, queries=4),
+    FaultCase("index-query-429-retry-after", SIMPLE, retry_after(1), 1, 0, 2, SAMPLE, queries=3),
+    FaultCase("index-query-reset", SIMPLE, Reset(), 1, 0, 2, SAMPLE, queries=3),
+    FaultCase("index-query-garbage", SIMPLE, Garbage(), 1, 0, 2, SAMPLE, queries=3),
+    FaultCase("index-query-truncated", SIMPLE, Truncated(), 1, 0, 2, SAMPLE, queries=3),
     FaultCase("index-query-junk-json", SIMPLE,
               Respond(200, b'{"files": [{"filename": 1', content_type="application/vnd.pypi.simple.v1+json"),
               None, 0, 2, SAMPLE, queries=1),
@@ -135,7 +137,7 @@ FAULTS = [
                       content_type="application/vnd.pypi.simple.v1+json"), None, 1, 0, [],
               (f"`{SDIST}` already on the index with content that cannot be compared",
                "`skip-existing: true`"), queries=1),
-    FaultCase("index-query-stalled", SIMPLE, Stall(READ_TIMEOUT * 4), 1, 0, 2, SAMPLE, queries=2),
+    FaultCase("index-query-stalled", SIMPLE, Stall(READ_TIMEOUT * 4), 1, 0, 2, SAMPLE, queries=3),
 ]
 
 
@@ -192,27 +194,27 @@ def test_after_an_unknown_outcome_the_index_is_asked_before_resending(
     # The lost upload is followed by a question to the index, not by a second copy of the file.
     assert order[lost + 1] == ("GET", "simple")
     assert [r.fault for r in proxy.seen(*UPLOAD)] == ["forward, then silence", "pass"]
-    assert json.loads(run.outputs["uploaded"]) == [SDIST, WHEEL]
-    assert f"| `{SDIST}` |" in run.summary
+    assert json.loads(run.outputs["uploaded"]) == [WHEEL, SDIST]
+    assert f"| `{WHEEL}` |" in run.summary
 
 
 def test_a_server_error_on_the_second_file_leaves_a_partial_release_that_a_rerun_completes(
     workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
 ) -> None:
-    # The sdist (the smallest file) goes alone first and passes; every later upload fails.
+    # The wheel goes alone first (it creates the release) and passes; every later upload fails.
     proxy.add(*UPLOAD, Respond(503), times=None, after=1)
     run = publish(run_action, workspace, proxy.url, index.password,
                   env={"PYPI_PUBLISH_RETRY_ATTEMPTS": "2"})
     assert run.returncode == 1
-    assert f"The index refused `{WHEEL}` (HTTP 503)" in run.stdout
-    assert index.files() == [SDIST]
+    assert f"The index refused `{SDIST}` (HTTP 503)" in run.stdout
+    assert index.files() == [WHEEL]
     proxy.rules.clear()
     rerun = publish(run_action, workspace, proxy.url, index.password,
                     env={"GITHUB_RUN_ATTEMPT": "2"})
     assert rerun.returncode == 0, rerun.text
     assert index.files() == SAMPLE
-    assert json.loads(rerun.outputs["uploaded"]) == [WHEEL]
-    assert json.loads(rerun.outputs["skipped"]) == [SDIST]
+    assert json.loads(rerun.outputs["uploaded"]) == [SDIST]
+    assert json.loads(rerun.outputs["skipped"]) == [WHEEL]
     assert "Run attempt 2: 1 file(s) were already uploaded by an earlier attempt; this run " \
            "completed the release." in rerun.stdout
 
@@ -438,10 +440,3 @@ def test_trusted_publishing_fault(case: TpCase, tp: TrustedPublishingRig, tp_wor
     assert tp.warehouse.files() == (SAMPLE if case.exit_code == 0 else [])
     if case.exit_code == 0:
         assert run.outputs["auth"] == "trusted-publishing"
-
-
-def test_fault_table_in_the_docs_lists_every_case() -> None:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in [c.id for c in FAULTS] + [c.id for c in TP_FAULTS]
-               if f"`{name}`" not in text]
-    assert missing == []

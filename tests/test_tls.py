@@ -26,7 +26,7 @@ def test_untrusted_certificate_is_explained_and_not_retried(
         run = run_action(workspace_for(built_dists, tmp_path), {"repository-url": relay.url},
                          {"PYPI_API_TOKEN": index.password})
     assert run.returncode == 1
-    assert ("Could not upload `sample_project-1.2.3.tar.gz` to "
+    assert ("Could not upload `sample_project-1.2.3-py3-none-any.whl` to "
             f"{relay.url}: TLS verification failed: the certificate is not signed by a trusted "
             "authority (after 1 attempt(s)).") in run.stdout
     assert "point `SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE` at its CA bundle" in run.stdout

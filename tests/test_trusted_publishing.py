@@ -21,9 +21,14 @@ import requests
 
 from pypi_publish.errors import TrustedPublishingError
 from pypi_publish.gha import Console
-from pypi_publish.http import new_session
-from pypi_publish.oidc import explain_refusal, mint_upload_token, publisher_links, user_warning
+from pypi_publish.http import Transport
+from pypi_publish.identity import github_provider
+from pypi_publish.index import make_index
 from pypi_publish.retry import RetryPolicy
+from pypi_publish.tp_diagnostics import explain_refusal, publisher_links, user_warning
+from pypi_publish.trusted_publishing import mint_upload_token
+from pypi_publish.wire import mint_answer
+from pypi_publish.wording import ACTION
 from tests.conftest import BuiltDists, Run, RunAction
 from tests.fakes.github_oidc import GitHubOidc, Workflow
 from tests.fakes.warehouse import PendingPublisher, Publisher, Warehouse
@@ -93,11 +98,14 @@ class Runner:
                              sleep=waits.append)
         token: str | None = None
         error: TrustedPublishingError | None = None
-        with new_session() as session:
+        env = dict(os.environ)
+        provider = github_provider(env)
+        with Transport(env) as transport:
             try:
                 token = mint_upload_token(
-                    upload_url or self.warehouse.upload_url, env=dict(os.environ), session=session,
-                    policy=policy, console=Console(actions=True, out=out), project=project)
+                    make_index(upload_url or self.warehouse.upload_url), provider,
+                    transport.session, policy, Console(actions=True, out=out), ACTION,
+                    project).token
             except TrustedPublishingError as raised:
                 error = raised
         # Through pytest's capture, so the secrets sweep reads what the product printed.
@@ -304,7 +312,7 @@ def test_pull_request_target_is_refused_with_its_reason(runner: Runner) -> None:
                                             ("https://test.pypi.org/legacy/", "https://test.pypi.org")])
 def test_refusal_from_pypi_links_the_prefilled_publisher_form(host: str, site: str) -> None:
     claims = Workflow().claims("pypi", 0, 60)
-    assert publisher_links(host, claims, "sample-project") == (
+    assert publisher_links(make_index(host), claims, "sample-project") == (
         "To add this workflow as a publisher of `sample-project`, open (pre-filled): "
         f"{site}/manage/project/sample-project/settings/publishing/?provider=github&owner=octo-org"
         "&repository=sample-project&workflow_filename=publish.yml&environment=pypi\n"
@@ -317,7 +325,8 @@ def test_refusal_from_pypi_ends_with_the_links() -> None:
     answer = {"message": "Token request failed", "errors": [
         {"code": "invalid-publisher", "description": "valid token, but no corresponding publisher "
                                                      "(Publisher with matching claims was not found)"}]}
-    error = explain_refusal(answer, claims, "https://upload.pypi.org/legacy/", "sample-project")
+    error = explain_refusal(mint_answer(answer), claims, make_index("https://upload.pypi.org/legacy/"),
+                            "sample-project")
     assert error.hint.endswith(
         "\n- To add this workflow as a publisher of `sample-project`, open (pre-filled): "
         "https://pypi.org/manage/project/sample-project/settings/publishing/?provider=github"
@@ -328,7 +337,7 @@ def test_refusal_from_pypi_ends_with_the_links() -> None:
 
 def test_no_publisher_link_for_other_indexes() -> None:
     claims = Workflow().claims("pypi", 0, 60)
-    assert publisher_links("https://pypi.example.org/legacy/", claims, "p") is None
+    assert publisher_links(make_index("https://pypi.example.org/legacy/"), claims, "p") is None
 
 
 def test_invalid_token_when_the_id_token_has_expired(runner: Runner) -> None:
@@ -444,11 +453,12 @@ def test_github_token_service_down_is_reported_as_github(runner: Runner) -> None
     assert runner.warehouse.mint_requests == 0
 
 
-def test_unreachable_index_is_reported(runner: Runner) -> None:
+def test_unreachable_index_is_reported_without_retrying(runner: Runner) -> None:
     port = free_port()
+    # A refused connection is a wrong host or port: retrying would only make the user wait.
     error = runner.exchange(f"http://127.0.0.1:{port}/legacy/", attempts=2).failure()
     assert error.message == (f"Could not reach 127.0.0.1:{port} to start Trusted Publishing: "
-                             "connection refused (2 attempts).")
+                             "connection refused (1 attempt).")
 
 
 @pytest.mark.parametrize(("user", "warned"), [("__token__", False), ("", False), ("alice", True)])

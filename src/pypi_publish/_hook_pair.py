@@ -1,20 +1,23 @@
-"""Run a backend's `get_requires_for_build_<kind>` and `build_<kind>` in one process.
+"""Run a backend's `get_requires_for_build_<kind>` and, if nothing is missing, `build_<kind>`, in one process.
 
-Executed by the isolated build environment's Python (stdlib only). Each PEP 517 hook normally
-gets a fresh interpreter that imports the backend again; asking for the requirements and then
-building in the same process saves that start-up whenever nothing more must be installed,
-which is the usual case. The parent decides that: this process reports the requirements on
-its stdout, reads `build` or `stop` from its stdin, and reports the built file's name.
+Executed by the isolated build environment's Python (standard library only). Each PEP 517 hook
+normally gets a fresh interpreter that imports the backend again; asking for the requirements and
+then building in the same process saves that start-up whenever nothing more must be installed,
+which is the usual case.
 
-Usage: python _hook_pair.py KIND OUTDIR  (backend from `_PYPROJECT_HOOKS_BUILD_BACKEND`).
-The parent runs a copy from an empty directory: sys.path[0] is the script's folder, and the
-package's own folder would shadow stdlib modules for the backend.
+Usage: python _hook_pair.py ASK_JSON, where ASK_JSON holds `backend`, `kind`, `outdir`,
+`config_settings`, `installed` (requirements already in the environment), `status` (the file
+naming the running hook) and `answer`, the file this writes: `{"built": NAME}`, or
+`{"requires": [...]}` when the backend wants requirements that are not installed yet (then it
+does not build). The parent runs a copy from an empty directory, with the project as the working
+directory and stdin on /dev/null.
 """
 
 import importlib
 import json
-import os
 import sys
+import time
+from pathlib import Path
 
 
 def load_backend(spec: str) -> object:
@@ -25,22 +28,28 @@ def load_backend(spec: str) -> object:
     return backend
 
 
+def enter(status: Path, step: str) -> None:
+    scratch = status.with_suffix(".tmp")
+    scratch.write_text(json.dumps({"step": step, "since": time.time()}), encoding="utf-8")
+    scratch.replace(status)
+
+
 def main() -> int:
-    kind, outdir = sys.argv[1], sys.argv[2]
-    channel = os.fdopen(os.dup(1), "w")
-    # The backend's own prints go to the log (stderr), never into the channel.
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    backend = load_backend(os.environ["_PYPROJECT_HOOKS_BUILD_BACKEND"])
-    get_requires = getattr(backend, f"get_requires_for_build_{kind}", None)
-    requires = list(get_requires({})) if get_requires is not None else []
-    channel.write(json.dumps({"requires": requires}) + "\n")
-    channel.flush()
-    if sys.stdin.readline().strip() != "build":
-        return 0
-    built = getattr(backend, f"build_{kind}")(outdir, {})
-    channel.write(json.dumps({"built": built}) + "\n")
-    channel.flush()
+    ask = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    # This script's folder is a scratch folder: nothing for the backend to import from there.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    kind, settings = ask["kind"], ask["config_settings"]
+    backend = load_backend(ask["backend"])
+    get_requires = getattr(backend, "get_requires_for_build_" + kind, None)
+    requires = list(get_requires(settings)) if get_requires is not None else []
+    missing = sorted(set(requires) - set(ask["installed"]))
+    if missing:
+        answer: dict[str, object] = {"requires": missing}
+    else:
+        enter(Path(ask["status"]), "build_" + kind)
+        answer = {"built": getattr(backend, "build_" + kind)(ask["outdir"], settings)}
+    Path(ask["answer"]).write_text(json.dumps(answer), encoding="utf-8")
     return 0
 
 

@@ -1,16 +1,17 @@
 """Build an sdist, then a wheel from that sdist, in one isolated environment (run as a child process).
 
-`python -m pypi_publish.builder PROJECT_DIR OUTDIR RESULT_JSON` writes
-`{"files": [...], "seconds": {"sdist": s, "wheel": s, "environment": s}}` to RESULT_JSON.
-The parent runs this with the secrets removed from the environment, so no build backend can
-print a token, and reads the result file rather than parsing the build's log.
+`building` starts this in Python's isolated mode from an empty working directory, with
+stdin on /dev/null and the secrets removed from its environment, and hands it REQUEST_JSON:
+`{"project", "outdir", "config_settings", "installer", "status", "result"}`. It writes the step it is in to
+`status` (read by the parent when the time bound ends the build) and, at the end,
+`{"files", "seconds", "installer", "requirements"}` to `result`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -18,18 +19,41 @@ import sys
 import tarfile
 import tempfile
 import time
-import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from build import BuildBackendException, BuildException, DistributionType, ProjectBuilder
+from build import BuildBackendException, BuildException, ConfigSettingsType, DistributionType, ProjectBuilder
 from build.env import DefaultIsolatedEnv, Installer
 
+from . import paired_hooks as pair
 
-def pick_installer() -> Installer:
+
+class Status:
+    """The build's current step, in a file the parent reads if it has to stop the build."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def enter(self, step: str) -> None:
+        scratch = self.path.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"step": step, "since": time.time()}), encoding="utf-8")
+        scratch.replace(self.path)
+
+
+def pick_installer(wanted: str) -> Installer:
+    if wanted in ("pip", "uv"):
+        return "uv" if wanted == "uv" else "pip"
     # uv creates the environment and installs the backend several times faster than pip.
     if shutil.which("uv") or importlib.util.find_spec("uv") is not None:
         return "uv"
     return "pip"
+
+
+def run_hook(cmd: Sequence[str], cwd: str | None = None,
+             extra_environ: Mapping[str, str] | None = None) -> None:
+    """pyproject-hooks' runner, with stdin on /dev/null: a hook that reads it gets end-of-file."""
+    subprocess.run(list(cmd), cwd=cwd, env={**os.environ, **(extra_environ or {})},
+                   stdin=subprocess.DEVNULL, check=True)
 
 
 def _unpack_sdist(sdist: Path, into: Path) -> Path:
@@ -44,124 +68,95 @@ def _unpack_sdist(sdist: Path, into: Path) -> Path:
     return entries[0]
 
 
-class HookPair:
-    """Requirements and build of one distribution kind in one backend process (see _hook_pair)."""
+class Build:
+    """The two distributions of one project, built in one environment."""
 
-    def __init__(self, env: DefaultIsolatedEnv, builder: ProjectBuilder, workdir: Path) -> None:
+    def __init__(self, env: DefaultIsolatedEnv, workdir: Path, status: Status,
+                 config_settings: ConfigSettingsType) -> None:
         self.env = env
-        self.builder = builder
-        self.script = workdir / "hook_pair.py"
-        if not self.script.exists():
-            shutil.copy(Path(__file__).with_name("_hook_pair.py"), self.script)
+        self.workdir = workdir
+        self.status = status
+        self.config_settings = config_settings
+        self.installed: set[str] = set()
+        self.install_seconds = 0.0
 
-    def build(self, kind: DistributionType, outdir: Path, installed: set[str]) -> Path:
-        environ = {**os.environ, **(self.env.make_extra_environ() or {}),
-                   "_PYPROJECT_HOOKS_BUILD_BACKEND": self.builder._backend}
-        with tempfile.TemporaryFile() as log:
-            return self._run(kind, outdir, installed, environ, log)
+    def install(self, requirements: set[str]) -> None:
+        missing = requirements - self.installed
+        if missing:
+            started = time.monotonic()
+            self.status.enter(f"installing the build requirements with {self.env.installer}")
+            self.env.install(missing)
+            self.installed |= missing
+            self.install_seconds += time.monotonic() - started
 
-    def _run(self, kind: DistributionType, outdir: Path, installed: set[str],
-             environ: dict[str, str], log: typing.IO[bytes]) -> Path:
-        with subprocess.Popen(
-            [self.env.python_executable, str(self.script), kind, str(outdir)],
-            cwd=self.builder.source_dir, env=environ, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=log, text=True,
-        ) as child:
-            if child.stdin is None or child.stdout is None:
-                raise BuildException("could not talk to the build backend")
-            first = child.stdout.readline()
-            requires = set(json.loads(first)["requires"]) if first else None
-            if requires is None or requires - installed:
-                _tell(child.stdin, "stop")
-                child.wait()
-                _echo(log)
-                if requires is None:
-                    raise BuildException(f"the build backend failed to start ({kind})")
-                # Something new to install: the ordinary one-hook-per-process path.
-                self.env.install(requires - installed)
-                installed |= requires
-                return Path(self.builder.build(kind, outdir))
-            _tell(child.stdin, "build")
-            answer = child.stdout.readline()
-            child.wait()
-        _echo(log)
-        if child.returncode != 0 or not answer:
-            raise BuildException(f"the build backend failed to build the {kind}")
-        built: str = json.loads(answer)["built"]
-        return outdir / built
+    def distribution(self, kind: DistributionType, source: Path, outdir: Path) -> Path:
+        builder = ProjectBuilder.from_isolated_env(self.env, source, runner=run_hook)
+        self.install(builder.build_system_requires)
+        backend = pair.pairable_backend(source)
+        if backend is not None:
+            self.status.enter(f"get_requires_for_build_{kind}")
+            answer = pair.run(self.env, self.workdir, backend, kind, source, outdir,
+                              self.config_settings, self.installed, self.status.path)
+            if isinstance(answer, Path):
+                return answer
+            # The backend wants something not installed yet: install it, then the ordinary
+            # one-hook-per-process path builds (without asking for the requirements again).
+            self.install(answer)
+        else:
+            self.status.enter(f"get_requires_for_build_{kind}")
+            self.install(builder.get_requires_for_build(kind, self.config_settings))
+        self.status.enter(f"build_{kind}")
+        return Path(builder.build(kind, outdir, self.config_settings))
+
+    def requirement_versions(self) -> dict[str, str]:
+        versions = getattr(self.env, "installed_versions", None)  # build >= 1.5
+        return dict(versions(self.installed)) if versions is not None else {}
 
 
-def _tell(stdin: typing.IO[str], word: str) -> None:
-    try:
-        stdin.write(word + "\n")
-        stdin.close()
-    except BrokenPipeError:  # the backend already died; its log says why
-        with contextlib.suppress(OSError):
-            stdin.close()
-
-
-def _echo(log: typing.IO[bytes]) -> None:
-    log.seek(0)
-    sys.stderr.write(log.read().decode("utf-8", errors="replace"))
-
-
-def _pairable(builder: ProjectBuilder) -> bool:
-    """The one-process path only for backends found on the environment's path (nearly all)."""
-    system = getattr(builder, "_build_system", None)
-    return isinstance(getattr(builder, "_backend", None), str) and isinstance(system, dict) \
-        and not system.get("backend-path")
-
-
-def _build_kind(kind: DistributionType, builder: ProjectBuilder, env: DefaultIsolatedEnv,
-                outdir: Path, installed: set[str], workdir: Path) -> Path:
-    if _pairable(builder):
-        return HookPair(env, builder, workdir).build(kind, outdir, installed)
-    requires = builder.get_requires_for_build(kind) - installed
-    if requires:
-        env.install(requires)
-        installed |= requires
-    return Path(builder.build(kind, outdir))
-
-
-def build(project_dir: Path, outdir: Path) -> dict[str, object]:
+def build(project_dir: Path, outdir: Path, config_settings: ConfigSettingsType,
+          status: Status, installer: Installer) -> dict[str, object]:
     seconds: dict[str, float] = {}
     outdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with DefaultIsolatedEnv(installer=pick_installer()) as env, \
+    status.enter(f"creating the build environment with {installer}")
+    with DefaultIsolatedEnv(installer=installer) as env, \
             tempfile.TemporaryDirectory(prefix="pypi-publish-build-") as tmp:
         workdir = Path(tmp)
-        builder = ProjectBuilder.from_isolated_env(env, project_dir)
-        installed = set(builder.build_system_requires)
-        env.install(installed)
-        seconds["environment"] = time.monotonic() - started
+        run = Build(env, workdir, status, config_settings)
+        created = time.monotonic() - started
         mark = time.monotonic()
-        sdist = _build_kind("sdist", builder, env, outdir, installed, workdir)
-        seconds["sdist"] = time.monotonic() - mark
-        mark = time.monotonic()
+        sdist = run.distribution("sdist", project_dir, outdir)
+        seconds["sdist"] = time.monotonic() - mark - run.install_seconds
+        mark, installing = time.monotonic(), run.install_seconds
         # The wheel comes from the sdist, as `python -m build` does: a file missing from the
         # sdist fails here rather than in a user's install. Same environment, no second one.
         unpacked = workdir / "sdist"
         unpacked.mkdir()
-        source = _unpack_sdist(sdist, unpacked)
-        wheel_builder = ProjectBuilder.from_isolated_env(env, source)
-        wheel = _build_kind("wheel", wheel_builder, env, outdir, installed, workdir)
-        seconds["wheel"] = time.monotonic() - mark
-    return {"files": [str(sdist), str(wheel)], "seconds": seconds}
+        wheel = run.distribution("wheel", _unpack_sdist(sdist, unpacked), outdir)
+        seconds["wheel"] = time.monotonic() - mark - (run.install_seconds - installing)
+        seconds["environment"] = created + run.install_seconds
+        seconds["total"] = time.monotonic() - started
+        versions = run.requirement_versions()
+    return {"files": [str(sdist), str(wheel)], "seconds": seconds, "installer": installer,
+            "requirements": versions}
 
 
-def main(argv: list[str]) -> int:
-    project_dir, outdir, result = (Path(a) for a in argv)
+def main(request_path: str) -> int:
+    # `build` reports its steps (environment, installs) and the installer's errors through logging.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    status = Status(Path(request["status"]))
     try:
-        outcome = build(project_dir, outdir)
+        outcome = build(Path(request["project"]), Path(request["outdir"]),
+                        request["config_settings"], status, pick_installer(request["installer"]))
     except BuildBackendException as error:
         print(f"The build backend failed: {error.exception}", file=sys.stderr)
         return 1
     except BuildException as error:
         print(f"The build failed: {error}", file=sys.stderr)
         return 1
-    result.write_text(json.dumps(outcome), encoding="utf-8")
+    except subprocess.CalledProcessError as error:  # the installer failed; its output is above
+        print(f"The build failed: {error}", file=sys.stderr)
+        return 1
+    Path(request["result"]).write_text(json.dumps(outcome), encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

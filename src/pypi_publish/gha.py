@@ -38,12 +38,14 @@ class Console:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, verbose: bool = False) -> Console:
+    def from_env(cls, env: Mapping[str, str], *, verbose: bool = False,
+                 out: TextIO | None = None) -> Console:
         actions = env.get("GITHUB_ACTIONS") == "true"
         output = env.get("GITHUB_OUTPUT") if actions else None
         summary = env.get("GITHUB_STEP_SUMMARY") if actions else None
         return cls(
             actions=actions,
+            out=out or sys.stdout,
             verbose=verbose,
             output_file=Path(output) if output else None,
             summary_file=Path(summary) if summary else None,

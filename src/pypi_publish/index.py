@@ -1,133 +1,165 @@
-"""What the index already has for a project: one query of its simple API (PEP 691 JSON or HTML)."""
+"""The `Index` value: every URL and name of the index a release goes to; the only place that knows hosts."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
+PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
+TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
+REPOSITORIES = {"pypi": PYPI_UPLOAD_URL, "testpypi": TESTPYPI_UPLOAD_URL}
 
-from .dists import Distribution
-from .http import with_retries
-from .retry import RetryPolicy
 
-_KNOWN_SIMPLE_ROOTS = {
-    "upload.pypi.org": "https://pypi.org/simple/",
-    "test.pypi.org": "https://test.pypi.org/simple/",
+class Kind(Enum):
+    """The index software, as far as the upload URL's layout tells it."""
+
+    PYPI = "PyPI"
+    TESTPYPI = "TestPyPI"
+    DEVPI = "devpi"
+    ARTIFACTORY = "Artifactory"
+    NEXUS = "Nexus"
+    CODEARTIFACT = "CodeArtifact"
+    GITLAB = "GitLab"
+    GITEA = "Gitea/Forgejo"
+    OTHER = "other"
+
+
+# Warehouse's hosts: the upload host and the site (web pages, simple API, JSON API, forms).
+_WAREHOUSES = {
+    "upload.pypi.org": (Kind.PYPI, "https://pypi.org"),
+    "pypi.org": (Kind.PYPI, "https://pypi.org"),
+    "test.pypi.org": (Kind.TESTPYPI, "https://test.pypi.org"),
 }
-ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
-HASH_NAMES = ("sha256", "blake2b_256", "md5")
 
-
-def simple_root(upload_url: str) -> str:
-    """The simple API root that belongs to an upload URL (`…/legacy/` -> `…/simple/`)."""
-    parts = urlsplit(upload_url)
-    known = _KNOWN_SIMPLE_ROOTS.get(parts.hostname or "")
-    if known and parts.path.rstrip("/") in ("/legacy", ""):
-        return known
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    path = re.sub(r"legacy/$", "", path)
-    return urlunsplit((parts.scheme, parts.netloc, path + "simple/", "", ""))
-
-
-@dataclass(frozen=True)
-class IndexFile:
-    filename: str
-    hashes: Mapping[str, str] = field(default_factory=dict)
+# Path layouts whose simple API is the upload URL plus `simple/` (each registry's documented form).
+_SIMPLE_BESIDE_UPLOAD = (
+    (Kind.ARTIFACTORY, re.compile(r"^(.*/api/pypi/[^/]+)/?$")),
+    (Kind.GITLAB, re.compile(r"^(.*/api/v4/projects/[^/]+/packages/pypi)/?$")),
+    (Kind.GITEA, re.compile(r"^(.*/api/packages/[^/]+/pypi)/?$")),
+    (Kind.NEXUS, re.compile(r"^(/repository/[^/]+)/?$")),
+)
+_CODEARTIFACT_HOST = re.compile(r"^[a-z0-9-]+\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com$")
+# devpi serves `/<user>/<index>/` for uploads and `/<user>/<index>/+simple/` for the simple API.
+_DEVPI_PATH = re.compile(r"^/[^/+]+/[^/+]+/?$")
 
 
 @dataclass(frozen=True)
-class IndexView:
-    """Files the index lists for the project; `known` is False when the index could not say."""
+class Index:
+    """Where uploads go, where the index lists its files, and how to name and link it."""
 
-    known: bool
-    files: Mapping[str, IndexFile] = field(default_factory=dict)
-    reason: str = ""
+    upload_url: str
+    simple_url: str  # root of the simple API, ending in `/`
+    # True when `simple_url` was derived from the upload URL by a layout rule rather than known
+    # (PyPI, TestPyPI) or given (`index-url`): a 404 from it may mean "wrong URL", not "no files".
+    simple_guessed: bool
+    simple_origin: str  # why this simple URL, for the verbose log
+    kind: Kind
 
-    def same_content(self, dist: Distribution) -> bool | None:
-        """True/False when the index has `dist`'s name and a hash to compare; None otherwise."""
-        listed = self.files.get(dist.filename)
-        if listed is None:
+    @property
+    def name(self) -> str:
+        if self.kind in (Kind.PYPI, Kind.TESTPYPI):
+            return str(self.kind.value)
+        return urlsplit(self.upload_url).netloc
+
+    @property
+    def is_warehouse(self) -> bool:
+        """PyPI or TestPyPI: Warehouse's rules and messages apply."""
+        return self.kind in (Kind.PYPI, Kind.TESTPYPI)
+
+    @property
+    def site(self) -> str | None:
+        """Warehouse's web site (pages, forms, help), None for other indexes."""
+        entry = _WAREHOUSES.get(urlsplit(self.upload_url).hostname or "")
+        return entry[1] if entry and self.is_warehouse else None
+
+    @property
+    def supports_attestations(self) -> bool:
+        return self.is_warehouse
+
+    @property
+    def trusted_publishing_root(self) -> str:
+        """`scheme://netloc` of the upload URL: where `/_/oidc/audience` and `/_/oidc/mint-token` are."""
+        parts = urlsplit(self.upload_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def simple_page(self, project: str) -> str:
+        return f"{self.simple_url}{quote(project, safe='')}/"
+
+    def may_receive_credentials(self, url: str) -> bool:
+        """Credentials go only back to the host (and scheme) they are meant for."""
+        ours, theirs = urlsplit(self.upload_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    def project_page(self, project: str, version: str) -> str:
+        site = self.site
+        if site:
+            return f"{site}/project/{quote(project, safe='')}/{quote(version, safe='')}/"
+        return self.simple_page(project)
+
+    def publishing_page(self, project: str) -> str | None:
+        """The project's Trusted Publishing settings on Warehouse."""
+        site = self.site
+        return f"{site}/manage/project/{quote(project, safe='')}/settings/publishing/" if site else None
+
+    def pending_publishers_page(self) -> str | None:
+        site = self.site
+        return f"{site}/manage/account/publishing/" if site else None
+
+    def help_page(self, anchor: str) -> str | None:
+        site = self.site
+        return f"{site}/help/#{anchor}" if site else None
+
+    def token_page(self) -> str | None:
+        site = self.site
+        return f"{site}/manage/account/token/" if site else None
+
+    def upload_url_for_download_url(self) -> str | None:
+        """When the upload URL is in fact a download (simple or JSON API) URL: the upload URL meant."""
+        parts = urlsplit(self.upload_url)
+        if self.is_warehouse:
+            if parts.path.rstrip("/") in ("/legacy", ""):
+                return None
+            return PYPI_UPLOAD_URL if self.kind is Kind.PYPI else TESTPYPI_UPLOAD_URL
+        match = re.fullmatch(r"(.*/)\+?simple(/.*)?", parts.path)
+        if match is None:
             return None
-        ours = {"sha256": dist.sha256, "blake2b_256": dist.blake2_256, "md5": dist.md5}
-        for name in HASH_NAMES:
-            theirs = listed.hashes.get(name)
-            if isinstance(theirs, str) and theirs:
-                return theirs.lower() == ours[name]
-        return None
+        return str(urlunsplit((parts.scheme, parts.netloc, match.group(1), "", "")))
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, IndexFile] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "a":
-            return
-        href = dict(attrs).get("href") or ""
-        url, _, fragment = href.partition("#")
-        filename = urlsplit(url).path.rsplit("/", 1)[-1]
-        if not filename:
-            return
-        hashes = {}
-        if "=" in fragment:
-            algorithm, _, value = fragment.partition("=")
-            hashes[algorithm.replace("blake2b-256", "blake2b_256")] = value
-        self.files[filename] = IndexFile(filename, hashes)
+def make_index(upload_url: str, index_url: str = "") -> Index:
+    """The Index of an upload URL (already checked by `urls.check_index_url`), and its simple API."""
+    parts = urlsplit(upload_url)
+    host = parts.hostname or ""
+    path = parts.path or "/"
+    warehouse = _WAREHOUSES.get(host)
+    if warehouse:
+        kind, site = warehouse
+        simple, origin, guessed = f"{site}/simple/", f"{kind.value}'s simple API", False
+    else:
+        kind, simple, origin = _layout(parts.scheme, parts.netloc, host, path)
+        guessed = True
+    if index_url:
+        simple = index_url if index_url.endswith("/") else index_url + "/"
+        origin, guessed = "given as the index URL", False
+    return Index(upload_url, simple, guessed, origin, kind)
 
 
-def _string_hashes(raw: object) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        return {}
-    return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+def _layout(scheme: str, netloc: str, host: str, path: str) -> tuple[Kind, str, str]:
+    def url(simple_path: str) -> str:
+        return urlunsplit((scheme, netloc, simple_path, "", ""))
 
-
-def parse_simple_page(content_type: str, body: bytes) -> dict[str, IndexFile]:
-    if "json" in content_type:
-        document = json.loads(body)
-        files = document.get("files", []) if isinstance(document, dict) else []
-        return {
-            entry["filename"]: IndexFile(entry["filename"], _string_hashes(entry.get("hashes")))
-            for entry in (files if isinstance(files, list) else [])
-            if isinstance(entry, dict) and isinstance(entry.get("filename"), str)
-        }
-    parser = _LinkParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    return parser.files
-
-
-def fetch_index_view(
-    upload_url: str,
-    project: str,
-    session: requests.Session,
-    policy: RetryPolicy,
-    auth: tuple[str, str] | None,
-) -> IndexView:
-    """One GET of the project's simple page. Never raises: an index that cannot answer is `unknown`."""
-    url = simple_root(upload_url) + project + "/"
-    # Credentials go only back to the host they were issued for.
-    same_host = urlsplit(url).netloc == urlsplit(upload_url).netloc
-    send_auth = auth if same_host and urlsplit(url).hostname not in _KNOWN_SIMPLE_ROOTS else None
-    attempt = with_retries(
-        lambda: session.get(url, headers={"Accept": ACCEPT}, auth=send_auth,
-                            timeout=policy.timeout, allow_redirects=False),
-        policy,
-    )
-    response = attempt.response
-    if response is None:
-        return IndexView(False, reason="the index did not answer")
-    with response:
-        if response.status_code == 404:
-            return IndexView(True)
-        if response.status_code != 200:
-            return IndexView(False, reason=f"the simple API answered HTTP {response.status_code}")
-        try:
-            files = parse_simple_page(response.headers.get("Content-Type", ""), response.content)
-        except (ValueError, TypeError, AttributeError):
-            return IndexView(False, reason="the simple API's answer could not be parsed")
-    return IndexView(True, files)
+    for kind, pattern in _SIMPLE_BESIDE_UPLOAD:
+        match = pattern.match(path)
+        if match:
+            return kind, url(match.group(1) + "/simple/"), f"{kind.value} layout: <upload URL>/simple/"
+    if _CODEARTIFACT_HOST.match(host):
+        base = path if path.endswith("/") else path + "/"
+        return Kind.CODEARTIFACT, url(base + "simple/"), "CodeArtifact layout: <upload URL>/simple/"
+    if _DEVPI_PATH.match(path) and not path.rstrip("/").endswith("/legacy"):
+        base = path if path.endswith("/") else path + "/"
+        return Kind.DEVPI, url(base + "+simple/"), "devpi layout: /<user>/<index>/+simple/"
+    base = path if path.endswith("/") else path + "/"
+    base = re.sub(r"legacy/$", "", base)
+    return Kind.OTHER, url(base + "simple/"), "the upload URL with `legacy/` replaced by `simple/`"

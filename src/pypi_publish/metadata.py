@@ -1,17 +1,28 @@
-"""Read core metadata out of a wheel or sdist with hard size limits, and validate it."""
+"""Read core metadata out of a wheel or sdist with hard size limits, and validate it as twine 7 does."""
 
 from __future__ import annotations
 
+import re
 import tarfile
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import IO
 
-from packaging.metadata import Metadata, RawMetadata, parse_email
+from packaging.metadata import (
+    _EMAIL_TO_RAW_MAPPING,
+    _STRING_FIELDS,
+    InvalidMetadata,
+    Metadata,
+    RawMetadata,
+    parse_email,
+)
 from packaging.utils import canonicalize_name
 
-from .dists import Distribution
+from .distribution import Distribution
 from .errors import PreflightError
+from .form import drops_license_files
+from .pypi_rules import warehouse_problems
 
 # Real METADATA files are kilobytes; a long README makes them hundreds. Anything past this is
 # a broken or hostile archive, and reading it would only spend memory.
@@ -26,6 +37,8 @@ class FileMetadata:
     name: str
     version: str
     metadata_version: str
+    # Fields `parse_email` could not place (unknown, repeated, not UTF-8), by lower-cased name.
+    unparsed: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 def _bounded_read(handle: IO[bytes], what: str, dist: Distribution) -> bytes:
@@ -104,7 +117,7 @@ def _zip_sdist_metadata(dist: Distribution) -> bytes:
 
 def read_metadata(dist: Distribution) -> FileMetadata:
     data = _wheel_metadata(dist) if dist.kind == "wheel" else _sdist_metadata(dist)
-    raw, _unparsed = parse_email(data)
+    raw, unparsed = parse_email(data)
     name = raw.get("name", "")
     version = raw.get("version", "")
     if not name or not version or "metadata_version" not in raw:
@@ -120,16 +133,71 @@ def read_metadata(dist: Distribution) -> FileMetadata:
             f"`{dist.project}`.",
             "Do not rename distribution files; rebuild them with `python -m build`.",
         )
-    return FileMetadata(raw, name, version, raw["metadata_version"])
+    return FileMetadata(raw, name, version, raw["metadata_version"], unparsed)
 
 
-def validation_problems(meta: FileMetadata) -> list[str]:
-    """What `packaging` (the reference implementation of the metadata spec) rejects."""
+def validation_problems(meta: FileMetadata, *, warehouse: bool = True) -> list[str]:
+    """Why the upload would be refused: by twine 7, and with `warehouse` by PyPI, in their words.
+
+    License-File below Metadata-Version 2.4 (setuptools < 77) is no problem: twine leaves it
+    out of the upload, so PyPI never sees it. Warehouse's own rules (classifiers, URLs, emails,
+    local versions, ...) apply to PyPI and TestPyPI only; other indexes do not have them.
+    """
+    raw = twine_view(meta.raw)
+    problems = [unparsed_problem(key, values) for key, values in meta.unparsed.items()]
+    problems += spec_problems(raw)
+    if warehouse:
+        problems += warehouse_problems(raw)
+    return problems
+
+
+def twine_view(raw: RawMetadata) -> RawMetadata:
+    """The metadata twine validates and uploads: without License-File below 2.4."""
+    if "license_files" not in raw or not drops_license_files(raw):
+        return raw
+    view = dict(raw)
+    del view["license_files"]
+    return view  # type: ignore[return-value]
+
+
+def spec_problems(raw: RawMetadata) -> list[str]:
+    """What `packaging`, the reference implementation of the core-metadata spec, refuses."""
     try:
-        Metadata.from_raw(meta.raw, validate=True)
+        Metadata.from_raw(raw, validate=True)
     except Exception as group:  # packaging raises an ExceptionGroup (its own backport on 3.10)
         inner = getattr(group, "exceptions", None)
         if inner is None:
-            return [str(group)]
-        return [str(e) for e in inner]
+            raise
+        return [_sentence(_stable(error)) for error in inner]
     return []
+
+
+def _stable(error: BaseException) -> str:
+    """packaging lists the allowed content types from a set; keep one order across runs."""
+    text = str(error)
+    if isinstance(error, InvalidMetadata) and error.field == "description-content-type":
+        text = re.sub(r"\[('[^']*'(, )?)+\]",
+                      lambda m: repr(sorted(re.findall(r"'([^']*)'", m.group()))), text)
+    return text
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
+
+
+def unparsed_problem(key: str, values: list[str]) -> str:
+    """Why `parse_email` left a field aside; twine refuses such a file ("unrecognized or malformed")."""
+    raw_name = _EMAIL_TO_RAW_MAPPING.get(key)
+    if raw_name is None:
+        return f"{key!r} is not a core metadata field; twine refuses files with unknown fields."
+    if key == "description" and len(values) > 1:
+        return ("'description' is given more than once (as a header and as the body, or twice); "
+                "keep one.")
+    if (raw_name in _STRING_FIELDS or raw_name == "keywords") and len(values) > 1:
+        return f"{key!r} appears {len(values)} times; it may appear only once."
+    if key == "project-url":
+        labels = [value.partition(",")[0].strip() for value in values]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            return f"'project-url' has the label {repeated[0]!r} more than once; labels must differ."
+    return f"{key!r} is not valid UTF-8."

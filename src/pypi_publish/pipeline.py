@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
 
-from .auth import obtain_credentials, planned_method, warn_about_token_setup
+from . import auth, identity
 from .config import Config
-from .dists import Release, prepare_release
+from .context import Context
+from .distribution import Release
+from .dists import prepare_release
 from .errors import PublishError
 from .gha import Console
 from .preflight import CheckedRelease, run_preflight
-from .report import RunRecord, report
+from .report import RunOutcome, config_error_summary, emit
+from .results import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Variables of the runner that hold credentials; no build and no log may see their values.
+RUNNER_SECRETS = ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GITHUB_TOKEN")
+
+
+def known_secrets(config: Config, context: Context) -> frozenset[str]:
+    values = {source.secret for source in config.tokens}
+    values |= {context.env.get(name, "") for name in RUNNER_SECRETS}
+    return frozenset(v for v in values if len(v) >= 4)
 
 
 def describe_files(release: Release, config: Config, console: Console) -> None:
+    console.info(f"{release.project} {release.version}: {len(release.files)} file(s)")
     for dist in release.files:
         line = f"  {dist.filename}  {dist.size:,} bytes"
         if config.print_hash:
@@ -24,84 +35,72 @@ def describe_files(release: Release, config: Config, console: Console) -> None:
         console.info(line)
 
 
-def upload_release(checked: CheckedRelease, config: Config, env: Mapping[str, str],
-                   console: Console, record: RunRecord) -> None:
-    # The network stack loads only here, so --help, dry runs and input errors start fast.
-    from .http import new_session
-    from .retry import policy_from_env
-    from .upload import Uploader, UploadPlan
-
-    policy = policy_from_env(env)
-    release = checked.release
-    with new_session(pool_size=config.parallel, env=env) as session:
-        with console.group("Authenticate"):
-            credentials = obtain_credentials(config, env, session, policy, console,
-                                             str(release.project))
-            console.info(f"Using {credentials.source} as `{credentials.user}`.")
-        plan = UploadPlan(config.repository_url, credentials.user, credentials.password,
-                          config.skip_existing, config.parallel, credentials.method)
-        uploader = Uploader(plan, session, policy, console, dict(checked.metadata),
-                            str(release.project))
-        with console.group(f"Upload {len(release.files)} file(s) to {config.repository_url}"):
-            record.results = uploader.run(release.files)
-    if uploader.fatal is not None:
-        raise uploader.fatal
-    present = record.names_with("PRESENT")
-    if present and config.run_attempt > 1:
-        console.notice(f"Run attempt {config.run_attempt}: {len(present)} file(s) were already "
-                       "uploaded by an earlier attempt; this run completed the release.")
-
-
-def publish(config: Config, env: Mapping[str, str], console: Console, record: RunRecord) -> None:
-    for note in config.notices:
-        console.notice(note)
-    warn_about_token_setup(config, console)
-    record.auth = planned_method(config)
-    release = prepare_release(config, console)
-    record.project, record.version = str(release.project), str(release.version)
-    record.files = list(release.files)
-    console.info(f"{release.project} {release.version}: {len(release.files)} file(s)")
-    describe_files(release, config, console)
+def check(release: Release, config: Config, context: Context, console: Console) -> CheckedRelease:
     with console.group("Check"):
-        checked = run_preflight(release, config, console)
+        checked = run_preflight(release, config, context, console)
         console.info("Metadata " + ("verified" if config.verify_metadata else "read")
                      + (f"; version matches {config.expected_version.source}"
                         if config.expected_version else "") + ".")
-    if config.dry_run:
-        console.info(f"Dry run: would upload {len(release.files)} file(s) to "
-                     f"{config.repository_url} with "
-                     + (f"the token from {config.password_source}" if config.password
-                        else "Trusted Publishing") + "; nothing was sent.")
-        return
-    if not config.upload:
-        console.info("Not uploading (--no-upload).")
-        return
-    upload_release(checked, config, env, console, record)
+    return checked
 
 
-def execute(config: Config, env: Mapping[str, str], console: Console) -> int:
+def publish(config: Config, context: Context, console: Console) -> RunOutcome:
+    """Run every stage; the outcome holds what each returned, and the error that stopped them."""
+    for note in context.notices:
+        console.notice(note)
+    auth.warn_about_token_setup(config, context, console)
+    detection = identity.detect(context.env, github_only=context.wording.is_action)
+    planned = auth.plan(config, detection.provider)
+    method = planned.method or ""
+    release: Release | None = None
+    try:
+        release = prepare_release(config, context, console, known_secrets(config, context))
+        describe_files(release, config, console)
+        checked = check(release, config, context, console)
+        if config.dry_run:
+            console.info(dry_run_line(release, config, planned))
+            return RunOutcome(config, release, auth=method)
+        if not config.upload:
+            console.info("Not uploading (--no-upload).")
+            return RunOutcome(config, release, auth=method)
+        from .publishing import upload_checked
+
+        upload = upload_checked(checked, config, context, console, detection)
+    except PublishError as error:
+        return RunOutcome(config, release, auth=method, error=error)
+    present = [r for r in upload.results if r.status is Status.PRESENT]
+    if upload.error is None and present and context.run_attempt > 1:
+        console.notice(f"Run attempt {context.run_attempt}: {len(present)} file(s) were already "
+                       "uploaded by an earlier attempt; this run completed the release.")
+    return RunOutcome(config, release, upload.results, upload.method, upload.error)
+
+
+def dry_run_line(release: Release, config: Config, planned: auth.Plan) -> str:
+    where = f"Dry run: would upload {len(release.files)} file(s) to {config.index.upload_url}"
+    if planned.method is None:
+        return (f"{where}, but a real run would have no credentials (no token given, and no CI "
+                "identity for Trusted Publishing); nothing was sent.")
+    return f"{where} with {planned.source}; nothing was sent."
+
+
+def execute(config: Config, context: Context, console: Console) -> int:
     """Run the pipeline, report what happened, and return the exit status."""
     console.verbose = config.verbose
-    if config.password:
-        console.add_secret(config.password)
-    record = RunRecord(config)
-    status = EXIT_OK
+    for source in config.tokens:
+        console.add_secret(source.secret)
     try:
-        publish(config, env, console, record)
-    except PublishError as error:
-        record.error = error
-        status = EXIT_FAILED
+        outcome = publish(config, context, console)
     except Exception:
         # A bug, not a user error: keep the traceback, but never with a secret in it.
         console.error(console.redact(traceback.format_exc()), title="Internal error")
         console.info("This is a bug in pypi-publish; please report it with the log above.")
-        status = EXIT_FAILED
-    report(record, console)
-    return status
+        emit(RunOutcome(config), console)
+        return EXIT_FAILED
+    emit(outcome, console)
+    return EXIT_FAILED if outcome.error is not None else EXIT_OK
 
 
 def report_config_error(error: PublishError, console: Console) -> int:
     console.error(str(error), title=error.title)
-    if console.summary_file is not None:
-        console.add_summary(f"## ❌ {error.title}\n\n{error.message}\n\n**How to fix:** {error.hint}\n")
+    console.add_summary(config_error_summary(error))
     return EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,6 +74,8 @@ class IndexServer:
                     "--server", "auto",
                     "-P", str(self.root / "htpasswd"), "-a", "update",
                     "--disable-fallback", "--hash-algo", "sha256",
+                    # Read the directory on every request, so emptying it empties the index.
+                    "--backend", "simple-dir",
                     str(packages),
                 ],
                 stdout=log,
@@ -93,6 +96,14 @@ class IndexServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+
+    def clear(self) -> None:
+        """Remove every file the index holds (between tests that share the server)."""
+        for path in (self.root / "packages").iterdir():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
     def files(self) -> list[str]:
         """Names of the files the index holds, sorted."""

@@ -24,7 +24,9 @@ from benchmarks.http_framing import RequestCounter
 from benchmarks.tools import TOOLS
 from benchmarks.wan_proxy import MB, LinkShape, WanProxy
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent.parent
 # Timers may fire a hair early; nothing else can make a shaped transfer faster than its bound.
 SLACK = 0.95
 

@@ -1,0 +1,50 @@
+"""The stages that need the network: authenticate, list what the index has, upload (imported when used)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import auth
+from .config import Config
+from .context import Context
+from .errors import PublishError
+from .gha import Console
+from .http import Transport
+from .identity import Detection
+from .preflight import CheckedRelease
+from .results import FileResult
+from .retry import policy_from_env
+from .upload import Job
+from .uploader import upload_release
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    results: tuple[FileResult, ...]
+    method: str
+    error: PublishError | None
+
+
+def upload_checked(checked: CheckedRelease, config: Config, context: Context, console: Console,
+                   detection: Detection) -> Uploaded:
+    release = checked.release
+    policy = policy_from_env(context.env)
+    project = str(release.project)
+    with Transport(context.env, pool_size=config.parallel) as transport:
+        with console.group("Authenticate"):
+            credentials = auth.obtain(config, context, transport, policy, console,
+                                      detection.provider, project, tried=detection.looked_for)
+            current = credentials.current()
+            console.info(f"Using {credentials.source} as `{current.user}`.")
+        job = Job(config.index, credentials, transport, policy, console, context.wording, project,
+                  checked.metadata, config.skip_existing)
+        with console.group(f"Upload {len(release.files)} file(s) to {config.index.upload_url}"):
+            listing = job.listing()
+            if listing.known:
+                console.debug(f"The index lists {len(listing.files)} file(s) of {project}: "
+                              f"{listing.reason}.")
+            else:
+                console.debug(f"Could not list the project's files on the index ({listing.reason}); "
+                              "relying on the index's answers to uploads.")
+            outcome = upload_release(release, listing, job, config.parallel)
+    return Uploaded(outcome.results, credentials.method, outcome.error)
