@@ -362,8 +362,10 @@ ROWS = [
                       "Create a new API token for this project"),
         answer=CannedAnswer(403, "Invalid or non-existent authentication information."),
         target="canned"),
-    Bad("index-401", ("(HTTP 401, bad token)",), answer=CannedAnswer(401, "Unauthorized", "bad auth"),
-        target="canned"),
+    # No Warehouse words and no token-only index: an account's user name and password, not a token.
+    Bad("index-401", ("(HTTP 401, bad credentials)", "did not accept the user name and password "
+                      "from `PYPI_API_TOKEN`"), answer=CannedAnswer(401, "Unauthorized", "bad auth"),
+        target="canned", never_says=("bad token",)),
     Bad("index-400-reason", ("(HTTP 400): Invalid value for classifiers. Error: Classifier 'Foo :: Bar' "
                              "is not a valid classifier.", "Fix what the index names above"),
         answer=CannedAnswer(400, "Invalid value for classifiers. Error: Classifier 'Foo :: Bar' is not "
@@ -389,13 +391,15 @@ ROWS = [
         answer=CannedAnswer(308, "Permanent Redirect", "",
                             {"Location": "http://downgrade.example/legacy/"}), target="canned"),
     Bad("tls-to-plain-port", ("the server does not speak TLS on that port (plain http?)",
-                              "`SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE`"), target="tls"),
-    Bad("connection-refused", ("connection refused", "transient failures were retried"),
-        target="closed"),
+                              "answers in plain http: use `http://` only for loopback, or fix the "
+                              "port in `repository-url`."), target="tls"),
+    Bad("connection-refused", ("connection refused; nothing was uploaded.",
+                               "Nothing accepts connections at 127.0.0.1:"), target="closed",
+        never_says=("retrying",)),
     # -- the local command ----------------------------------------------------------------------------------
-    Bad("cli-unknown-repository", ("`~/.pypirc` has no section [pypy] for `--repository pypy` "
-                                   "(sections found: `pypi`, `testpypi`).",
-                                   "Add [pypy] with a `repository` URL"),
+    Bad("cli-unknown-repository", ("`--repository pypy` names an index that is not configured: "
+                                   "`~/.pypirc` does not exist, so only the built-in `pypi`, "
+                                   "`testpypi` are known.", "[pypy]", "`--repository-url`"),
         args=["--repository", "pypy"], exit_code=2),
     Bad("cli-unknown-flag", ("Bad arguments: unrecognized arguments: --upload-everything",),
         args=["--upload-everything"], exit_code=2),

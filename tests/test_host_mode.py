@@ -75,17 +75,26 @@ def test_host_mode_publishes_with_a_token(
 def test_host_mode_publishes_with_trusted_publishing(
     job: CompositeRunner, built_dists: BuiltDists, request: pytest.FixtureRequest
 ) -> None:
+    from tests.fakes.attestation_check import AttestationCheck
+
     oidc = request.getfixturevalue("github_oidc")
     warehouse = request.getfixturevalue("warehouse")
+    stand_ins = request.getfixturevalue("sigstore_stand_ins")
+    # The index checks each attestation as Warehouse does, against the stand-ins' trusted root.
+    warehouse.attestations = AttestationCheck(stand_ins.trusted_root, job.workspace.parent / "tuf")
     shutil.copytree(built_dists(), job.workspace / "dist")
     # The runner gives a `run:` step of a job with `id-token: write` these two variables.
     job.github_env.update({"ACTIONS_ID_TOKEN_REQUEST_URL": oidc.request_url,
                            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc.request_token})
-    run = job.run({"repository-url": warehouse.upload_url, "runner": "host"}, env=offline_pip())
+    run = job.run({"repository-url": warehouse.upload_url, "runner": "host"},
+                  env={**offline_pip(), **stand_ins.env()})
     assert run.returncode == 0, run.text
     assert run.outputs["auth"] == "trusted-publishing"
     assert sorted(json.loads(run.outputs["uploaded"])) == SAMPLE_FILES
     assert warehouse.files() == SAMPLE_FILES
+    # The locked venv signs: every file went up with an attestation the index accepted.
+    assert sorted(json.loads(run.outputs["attestations"])) == SAMPLE_FILES
+    assert sorted(warehouse.attestations.accepted) == [(name, 1) for name in SAMPLE_FILES]
 
 
 @pytest.mark.slow

@@ -364,8 +364,9 @@ class TrustedPublishingRig:
                 "GITHUB_REF": "refs/tags/v1.2.3", **FAST}
 
     def publish(self, run_action: RunAction, workspace: Path) -> Run:
+        # Signing asks GitHub for one more ID token; the counts here are the exchange's own.
         return run_action(workspace, {"repository-url": self.index_proxy.url + "legacy/",
-                                      "verbose": "true"}, self.env())
+                                      "verbose": "true", "attestations": "false"}, self.env())
 
 
 @pytest.fixture

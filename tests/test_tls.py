@@ -26,9 +26,9 @@ def test_untrusted_certificate_is_explained_and_not_retried(
         run = run_action(workspace_for(built_dists, tmp_path), {"repository-url": relay.url},
                          {"PYPI_API_TOKEN": index.password})
     assert run.returncode == 1
-    assert ("Could not upload `sample_project-1.2.3-py3-none-any.whl` to "
-            f"{relay.url}: TLS verification failed: the certificate is not signed by a trusted "
-            "authority (after 1 attempt(s)).") in run.stdout
+    # Found by the listing's first request: no file is sent to a host that cannot be trusted.
+    assert (f"Could not reach the index at {relay.url}: TLS verification failed: the certificate "
+            "is not signed by a trusted authority; nothing was uploaded.") in run.stdout
     assert "point `SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE` at its CA bundle" in run.stdout
     assert index.files() == []
 

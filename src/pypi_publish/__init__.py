@@ -2,6 +2,7 @@
 
 import os as _os
 import sys as _sys
+from pathlib import Path as _Path
 
 __version__ = "0.1.0"
 
@@ -12,10 +13,9 @@ def _keep_the_project_off_the_path() -> None:
     listed = _os.environ.get("PYTHONPATH", "")
     if not listed:
         return
-    here = _os.path.abspath(_os.getcwd())
-    from_variable = {_os.path.abspath(p or ".") for p in listed.split(_os.pathsep)}
-    if here in from_variable:
-        _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
+    here = _Path.cwd().resolve()
+    if here in {_Path(p or ".").resolve() for p in listed.split(_os.pathsep)}:
+        _sys.path[:] = [p for p in _sys.path if _Path(p or ".").resolve() != here]
 
 
 _keep_the_project_off_the_path()

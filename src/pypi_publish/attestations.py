@@ -21,9 +21,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .errors import AttestationError
 from .gha import Console
 from .retry import RetryPolicy
-from .sigstore_instance import FULCIO, REKOR, TRUST_CONFIG_ENV, AttestationError, Instance, call
+from .sigstore_instance import FULCIO, REKOR, TRUST_CONFIG_ENV, Instance, call
 
 if TYPE_CHECKING:
     from pypi_attestations import Attestation

@@ -164,8 +164,17 @@ class UploadAuth:
         self.renewals += 1
 
 
-def no_identity(config: Config, context: Context, tried: tuple[str, ...]) -> AuthError:
+def no_identity(config: Config, context: Context, tried: tuple[str, ...],
+                provider: IdentityProvider | None = None) -> AuthError:
     """No token, and no identity for Trusted Publishing: the message for how the run was set up."""
+    if config.trusted_publishing == "never":
+        although = f", although this is {provider.detected}" if provider and provider.detected else ""
+        return AuthError(
+            "No credentials: no token was given (`TWINE_PASSWORD`, `PYPI_API_TOKEN` or a password in "
+            f"`~/.pypirc`), and Trusted Publishing is off (`--trusted-publishing never`){although}.",
+            "Export a token from the index's account settings (`export TWINE_PASSWORD=pypi-…`), or "
+            "let the command use Trusted Publishing: drop `--trusted-publishing never`.",
+        )
     if config.trusted_publishing == "always":
         from .errors import TrustedPublishingError
 
@@ -189,7 +198,7 @@ def obtain(config: Config, context: Context, transport: Transport, policy: Retry
         console.add_secret(token.secret)
         return UploadAuth(Credentials(token.user, token.secret, "token", token.name))
     if provider is None or config.trusted_publishing == "never":
-        raise no_identity(config, context, tried)
+        raise no_identity(config, context, tried, provider)
     from .tp_diagnostics import user_warning
     from .trusted_publishing import mint_upload_token
 

@@ -26,6 +26,7 @@ from build import BuildBackendException, BuildException, ConfigSettingsType, Dis
 from build.env import DefaultIsolatedEnv, Installer
 
 from . import paired_hooks as pair
+from .progress import PHASE_MARK
 
 
 class Status:
@@ -85,9 +86,11 @@ class Build:
         if missing:
             started = time.monotonic()
             self.status.enter(f"installing the build requirements with {self.env.installer}")
+            phase("start", "requirements")
             self.env.install(missing)
             self.installed |= missing
             self.install_seconds += time.monotonic() - started
+            phase("end", "requirements", time.monotonic() - started)
 
     def distribution(self, kind: DistributionType, source: Path, outdir: Path) -> Path:
         builder = ProjectBuilder.from_isolated_env(self.env, source, runner=run_hook)
@@ -113,26 +116,38 @@ class Build:
         return dict(versions(self.installed)) if versions is not None else {}
 
 
+def phase(event: str, name: str, seconds: float | None = None) -> None:
+    """Tell the parent a phase started or ended (it shows progress; the line is not logged)."""
+    tail = f" {seconds:.2f}" if seconds is not None else ""
+    print(f"{PHASE_MARK}{event} {name}{tail}", file=sys.stderr, flush=True)
+
+
 def build(project_dir: Path, outdir: Path, config_settings: ConfigSettingsType,
           status: Status, installer: Installer) -> dict[str, object]:
     seconds: dict[str, float] = {}
     outdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     status.enter(f"creating the build environment with {installer}")
+    phase("start", "environment")
     with DefaultIsolatedEnv(installer=installer) as env, \
             tempfile.TemporaryDirectory(prefix="pypi-publish-build-") as tmp:
         workdir = Path(tmp)
         run = Build(env, workdir, status, config_settings)
         created = time.monotonic() - started
+        phase("end", "environment", created)
         mark = time.monotonic()
+        phase("start", "sdist")
         sdist = run.distribution("sdist", project_dir, outdir)
+        phase("end", "sdist", time.monotonic() - mark)
         seconds["sdist"] = time.monotonic() - mark - run.install_seconds
         mark, installing = time.monotonic(), run.install_seconds
         # The wheel comes from the sdist, as `python -m build` does: a file missing from the
         # sdist fails here rather than in a user's install. Same environment, no second one.
         unpacked = workdir / "sdist"
         unpacked.mkdir()
+        phase("start", "wheel")
         wheel = run.distribution("wheel", _unpack_sdist(sdist, unpacked), outdir)
+        phase("end", "wheel", time.monotonic() - mark)
         seconds["wheel"] = time.monotonic() - mark - (run.install_seconds - installing)
         seconds["environment"] = created + run.install_seconds
         seconds["total"] = time.monotonic() - started

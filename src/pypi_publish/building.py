@@ -27,6 +27,7 @@ from .build_env import build_environment
 from .child_process import Outcome, run_bounded
 from .errors import BuildError
 from .gha import Console
+from .progress import PHASE_MARK, Phase, Progress
 
 # The packages the child imports; they are found where this process finds them.
 _CHILD_IMPORTS = ("pypi_publish", "build", "pyproject_hooks", "packaging")
@@ -78,7 +79,7 @@ def build_owner(project: Path) -> tuple[int, int] | None:
 def make_owned_dir(directory: Path, owner: tuple[int, int] | None) -> None:
     missing = [p for p in (directory, *directory.parents) if not p.exists()]
     directory.mkdir(parents=True, exist_ok=True)
-    if owner is None:
+    if owner is None or os.name == "nt":
         return
     for path in missing:
         os.chown(path, owner[0], owner[1])
@@ -115,18 +116,45 @@ def _duration(seconds: float) -> str:
 
 
 class _Log:
-    """The build's output as it arrives: shown when wanted, watched for a missing version."""
+    """The build's output as it arrives: shown when wanted, watched for a missing version, and
+    the builder's phase marks turned into progress (never shown)."""
 
     def __init__(self, console: Console, show: bool) -> None:
         self.console = console
         self.show = show
         self.version_missing = False
+        self.progress = Progress.of(console)
+        self.running: dict[str, Phase] = {}
 
     def line(self, text: str) -> None:
+        if text.startswith(PHASE_MARK):
+            self._phase(text[len(PHASE_MARK):].split())
+            return
         if self.show:
             self.console.info(text)
         if vcs_version.is_failure_line(text):
             self.version_missing = True
+
+    def _phase(self, words: list[str]) -> None:
+        if len(words) >= 2 and words[0] == "start":
+            self.running[words[1]] = self.progress.start(words[1])
+        elif len(words) >= 2 and words[0] == "end" and words[1] in self.running:
+            seconds = float(words[2]) if len(words) > 2 and _is_number(words[2]) else None
+            self.running.pop(words[1]).end(seconds)
+
+    def stop(self) -> None:
+        """The phases still running when the build ended badly."""
+        for running in self.running.values():
+            running.fail()
+        self.running.clear()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _write_check(request: BuildRequest, owner: tuple[int, int] | None) -> None:
@@ -239,9 +267,10 @@ def build_distributions(request: BuildRequest, console: Console) -> list[Path]:
         log = _Log(console, request.verbose or console.actions)
         with tempfile.TemporaryDirectory(prefix="pypi-publish-build-") as scratch:
             tmp = Path(scratch)
-            if owner:
+            if owner and os.name != "nt":
                 os.chown(tmp, owner[0], owner[1])
             outcome, result, status = _run_child(request, env, owner, tmp, log)
+            log.stop()
             if outcome.timed_out:
                 raise _timed_out(request, outcome, status)
             if outcome.returncode != 0 or not result.is_file():

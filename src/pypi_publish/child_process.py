@@ -103,7 +103,8 @@ def run_bounded(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=posix,
         creationflags=0 if posix else getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-        user=user, group=group, extra_groups=[] if user is not None else None,
+        # Set only when root builds another user's checkout, which happens on POSIX alone.
+        user=user, group=group, extra_groups=[] if user is not None else None,  # posix-only: root only
     )
     if child.stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
         raise RuntimeError("no output pipe")

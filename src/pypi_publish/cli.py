@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, credentials, pypirc
+from . import __version__, credentials, progress, pypirc
 from .config import (
     DEFAULT_BUILD_TIMEOUT_MINUTES,
     DEFAULT_PARALLEL,
@@ -41,6 +41,9 @@ Buildkite, CircleCI)."""
 
 EPILOG = """\
 exit status: 0 published (or checked), 1 publish failed, 2 bad usage or input.
+
+progress: in a terminal, uploads over 1 MB show bytes, rate and time left on stderr; not when
+stdout or stderr is redirected, in CI (CI set) or with TERM=dumb. NO_COLOR turns colours off.
 
 examples:
   pypi-publish --dry-run                      build and check; show what would be uploaded
@@ -94,10 +97,10 @@ def build_parser(prog: str = "pypi-publish") -> argparse.ArgumentParser:
     add("--build-timeout", metavar="MINUTES", default=str(DEFAULT_BUILD_TIMEOUT_MINUTES),
         help=f"stop a build that takes longer (default {DEFAULT_BUILD_TIMEOUT_MINUTES})")
     add("--attestations", action=argparse.BooleanOptionalAction, default=True,
-        help="sign PEP 740 attestations when publishing with Trusted Publishing to PyPI or "
-             "TestPyPI (default: on)")
+        help="sign PEP 740 attestations when publishing with Trusted Publishing (default: on)")
     add("--trusted-publishing", choices=("auto", "always", "never"), default="auto",
-        help="auto: when no token is given and a CI identity is found (default)")
+        help="auto (default): Trusted Publishing when no token is configured and a CI identity "
+             "is found; always: even when a token is configured; never: tokens only")
     add("--verbose", action="store_true", help="more detail in the log")
     return parser
 
@@ -109,13 +112,24 @@ def _repository(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, 
         where = "`--repository-url`" if args.repository_url else "`TWINE_REPOSITORY_URL`"
         return check_index_url(url, where, where, TOKEN_HINT), None
     name = args.repository or env.get("TWINE_REPOSITORY", "").strip() or "pypi"
-    found = pypirc.section(args.config_file, name, env)
+    asked = f"`--repository {name}`" if args.repository else f"`TWINE_REPOSITORY` (`{name}`)"
+    found = pypirc.section(args.config_file, name, env, asked)
     where = f"`repository` in {found.where}"
     return check_index_url(found.repository or "", where, _cap(where), TOKEN_HINT), found
 
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _unused_repository(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, ...]:
+    """twine lets a repository URL (flag or `TWINE_REPOSITORY_URL`) win over `--repository`: say so."""
+    url_from = ("`--repository-url`" if args.repository_url
+                else "`TWINE_REPOSITORY_URL`" if env.get("TWINE_REPOSITORY_URL", "").strip() else "")
+    if not args.repository or not url_from:
+        return ()
+    return (f"`--repository {args.repository}` is not used: {url_from} is set, and a repository URL "
+            "wins over a section name (as in twine), credentials of the section included.",)
 
 
 def read_args(argv: Sequence[str], env: Mapping[str, str], prog: str = "pypi-publish",
@@ -161,7 +175,8 @@ def read_args(argv: Sequence[str], env: Mapping[str, str], prog: str = "pypi-pub
                                           "`--build-timeout`"),
     )
     context = Context(wording=CLI, env=env, workspace=cwd,
-                      in_github_actions=env.get("GITHUB_ACTIONS") == "true")
+                      in_github_actions=env.get("GITHUB_ACTIONS") == "true",
+                      notices=(*_unused_repository(args, env), *(section.notices() if section else ())))
     return config, context
 
 
@@ -170,7 +185,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "pypi-publish",
          cwd: Path | None = None) -> int:
     """Run the command; `env`, `out` and `cwd` default to the process's own."""
     env = dict(os.environ) if env is None else dict(env)
-    console = Console.from_env(env, out=out)
+    # In a terminal, the log goes through the live progress display (progress.py); `out` given: never.
+    console = Console.from_env(env, out=out or progress.terminal_out(env, sys.stdout, sys.stderr))
     for name in ("TWINE_PASSWORD", "PYPI_API_TOKEN"):
         console.add_secret(env.get(name, "").strip())
     try:

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import building
+from .attestations import SUFFIX as ATTESTATION_SUFFIX
 from .building import BuildRequest
 from .config import BuildMode, Config
 from .context import Context
@@ -54,13 +55,22 @@ def candidates_in(directory: Path, console: Console) -> list[Path]:
                 "Publish an sdist (`.tar.gz`) and wheels (`.whl`) only; remove this file.",
             )
         if kind == "other":
-            ignored.append(entry.name)
+            if not _attestation_of_a_file(entry):
+                ignored.append(entry.name)
             continue
         chosen.append(entry)
     if ignored:
         console.notice(f"Not uploading {len(ignored)} file(s) that are not distributions: "
                        + ", ".join(ignored))
     return chosen
+
+
+def _attestation_of_a_file(entry: Path) -> bool:
+    """`<file>.publish.attestation` beside its `<file>`: not uploaded as a file of its own, but
+    used as that file's attestation (`attestations.given_attestation`)."""
+    name = entry.name
+    return name.endswith(ATTESTATION_SUFFIX) and \
+        entry.with_name(name[:-len(ATTESTATION_SUFFIX)]).is_file()
 
 
 def has_distributions(directory: Path) -> bool:

@@ -57,3 +57,9 @@ class UploadError(PublishError):
     """The index refused a file or could not be reached."""
 
     title = "Upload failed"
+
+
+class AttestationError(PublishError):
+    """Signing or verifying an attestation failed; nothing was uploaded."""
+
+    title = "Attestation failed"

@@ -27,8 +27,9 @@ def run_git(project: Path, args: Sequence[str], env: Mapping[str, str],
             [git, "-C", str(project), "-c", "log.showSignature=false", *args],
             env=dict(env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=TIMEOUT, check=False,
-            user=owner[0] if owner else None, group=owner[1] if owner else None,
-            extra_groups=[] if owner else None,
+            # An owner is set only when root builds another user's checkout (POSIX alone).
+            user=owner[0] if owner else None, group=owner[1] if owner else None,  # posix-only: root
+            extra_groups=[] if owner else None,  # posix-only: root only
         )
     except (OSError, subprocess.SubprocessError):
         return None

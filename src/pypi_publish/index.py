@@ -75,7 +75,34 @@ class Index:
         return entry[1] if entry and self.is_warehouse else None
 
     @property
+    def may_replace(self) -> bool:
+        """Whether an upload of an existing file name may silently replace the file.
+
+        Warehouse never replaces (it answers 400 "File already exists"), CodeArtifact answers 409,
+        GitLab and Gitea 400. devpi's volatile indexes, Artifactory for a user with DELETE
+        permission, Nexus with "allow redeploy" and pypiserver with `--overwrite` store the new
+        file over the old one with a 200, and nothing in the URL tells those set-ups apart (the
+        listing learns devpi's `volatile` flag at run time).
+        """
+        return self.kind not in (Kind.PYPI, Kind.TESTPYPI, Kind.CODEARTIFACT, Kind.GITLAB,
+                                 Kind.GITEA)
+
+    @property
+    def address(self) -> str:
+        """`host:port` of the upload URL, the port spelled out, for network failures."""
+        parts = urlsplit(self.upload_url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        return f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+    @property
     def supports_attestations(self) -> bool:
+        """Known by its host to take PEP 740 attestations (PyPI, TestPyPI). Any other index that
+        grants a Trusted Publishing token is a Warehouse too and gets them (`attest_stage.decide`)."""
         return self.is_warehouse
 
     @property
@@ -103,6 +130,11 @@ class Index:
         site = self.site
         return f"{site}/manage/project/{quote(project, safe='')}/settings/publishing/" if site else None
 
+    def collaborators_page(self, project: str) -> str | None:
+        """Where an Owner gives an account a role on the project (Warehouse)."""
+        site = self.site
+        return f"{site}/manage/project/{quote(project, safe='')}/collaboration/" if site else None
+
     def pending_publishers_page(self) -> str | None:
         site = self.site
         return f"{site}/manage/account/publishing/" if site else None
@@ -116,16 +148,40 @@ class Index:
         return f"{site}/manage/account/token/" if site else None
 
     def upload_url_for_download_url(self) -> str | None:
-        """When the upload URL is in fact a download (simple or JSON API) URL: the upload URL meant."""
+        """When the upload URL is in fact a download URL (simple or JSON API): the upload URL meant.
+
+        Warehouse takes uploads only at `/legacy/` on its upload host; everywhere else the
+        upload URL is what comes before `simple/` (`+simple/` on devpi) in the simple API's URL.
+        """
         parts = urlsplit(self.upload_url)
         if self.is_warehouse:
-            if parts.path.rstrip("/") in ("/legacy", ""):
-                return None
-            return PYPI_UPLOAD_URL if self.kind is Kind.PYPI else TESTPYPI_UPLOAD_URL
-        match = re.fullmatch(r"(.*/)\+?simple(/.*)?", parts.path)
-        if match is None:
+            # warehouse/forklift/action_routing.py: the upload route is `/legacy/` on the upload
+            # host only (a POST to its `/` gets the 200 page about uploads, storing nothing).
+            meant = PYPI_UPLOAD_URL if self.kind is Kind.PYPI else TESTPYPI_UPLOAD_URL
+            same_host = parts.hostname == urlsplit(meant).hostname
+            return None if same_host and parts.path.rstrip("/") == "/legacy" else meant
+        base = _before_simple(parts.path)
+        if base is None:
             return None
-        return str(urlunsplit((parts.scheme, parts.netloc, match.group(1), "", "")))
+        return str(urlunsplit((parts.scheme, parts.netloc, _upload_path(base), "", "")))
+
+
+def _before_simple(path: str) -> str | None:
+    """The path before a `simple` (or devpi's `+simple`) segment, with its `/`; None if none."""
+    if any(pattern.match(path) for _, pattern in _SIMPLE_BESIDE_UPLOAD):
+        return None  # an upload URL whose repository happens to be called `simple`
+    match = re.fullmatch(r"(.*?/)\+?simple(?:/.*)?", path)
+    return match.group(1) if match else None
+
+
+def _upload_path(base: str) -> str:
+    """The upload path of the index whose simple API is under `base`: the registries whose
+    documented upload URLs have no trailing slash (Artifactory, GitLab, Gitea) get none."""
+    trimmed = base.rstrip("/")
+    for kind, pattern in _SIMPLE_BESIDE_UPLOAD:
+        if kind is not Kind.NEXUS and pattern.match(trimmed):
+            return trimmed
+    return base
 
 
 def make_index(upload_url: str, index_url: str = "") -> Index:
@@ -140,6 +196,14 @@ def make_index(upload_url: str, index_url: str = "") -> Index:
     else:
         kind, simple, origin = _layout(parts.scheme, parts.netloc, host, path)
         guessed = True
+        before = _before_simple(path)
+        if before is not None:
+            # A simple API URL given as the upload URL: uploads will be refused there, but the
+            # listing can still be read from it (and `answers` names the upload URL meant).
+            kind = _layout(parts.scheme, parts.netloc, host, _upload_path(before))[0]
+            plus = "+" if path[len(before):].startswith("+") else ""
+            simple = urlunsplit((parts.scheme, parts.netloc, f"{before}{plus}simple/", "", ""))
+            origin = "the upload URL is itself a simple API URL"
     if index_url:
         simple = index_url if index_url.endswith("/") else index_url + "/"
         origin, guessed = "given as the index URL", False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,10 +16,12 @@ class MultipartBody:
     """A file-like body: `read(n)` yields the form's bytes; `len()` gives Content-Length.
 
     requests streams any object with `read` and sizes it with `len`, so memory stays flat
-    whatever the file's size.
+    whatever the file's size. `on_read`, when set, is told how many of the file's own bytes
+    each read took (for progress: the form's few other bytes do not count).
     """
 
-    def __init__(self, fields: Sequence[tuple[str, str]], file_field: str, path: Path) -> None:
+    def __init__(self, fields: Sequence[tuple[str, str]], file_field: str, path: Path,
+                 on_read: Callable[[int], None] | None = None) -> None:
         self.boundary = uuid.uuid4().hex
         head = bytearray()
         for name, value in fields:
@@ -36,6 +38,7 @@ class MultipartBody:
         self._file: BinaryIO | None = None
         self._stage = 0  # 0: head, 1: file, 2: tail, 3: done
         self._offset = 0
+        self.on_read = on_read
         self.sent = 0
 
     @property
@@ -65,6 +68,8 @@ class MultipartBody:
             out += chunk
             if self._stage != 1:
                 self._offset += len(chunk)
+            elif self.on_read is not None:
+                self.on_read(len(chunk))
         self.sent += len(out)
         return bytes(out)
 

@@ -72,14 +72,17 @@ def publish(config: Config, context: Context, console: Console) -> RunOutcome:
     if upload.error is None and present and context.run_attempt > 1:
         console.notice(f"Run attempt {context.run_attempt}: {len(present)} file(s) were already "
                        "uploaded by an earlier attempt; this run completed the release.")
-    return RunOutcome(config, release, upload.results, upload.method, upload.error)
+    return RunOutcome(config, release, upload.results, upload.method, upload.error,
+                      attestations=upload.attestations)
 
 
 def dry_run_line(release: Release, config: Config, planned: auth.Plan) -> str:
     where = f"Dry run: would upload {len(release.files)} file(s) to {config.index.upload_url}"
     if planned.method is None:
-        return (f"{where}, but a real run would have no credentials (no token given, and no CI "
-                "identity for Trusted Publishing); nothing was sent.")
+        why = ("Trusted Publishing is off" if config.trusted_publishing == "never"
+               else "no CI identity for Trusted Publishing")
+        return (f"{where}, but a real run would have no credentials (no token given, and {why}); "
+                "nothing was sent.")
     return f"{where} with {planned.source}; nothing was sent."
 
 

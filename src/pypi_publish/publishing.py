@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from . import auth
+from .attest_stage import attest_release
+from .attestations import Signed
 from .config import Config
 from .context import Context
 from .errors import PublishError
@@ -23,6 +26,7 @@ class Uploaded:
     results: tuple[FileResult, ...]
     method: str
     error: PublishError | None
+    attestations: Mapping[str, Signed] = field(default_factory=dict)  # file name -> its attestation
 
 
 def upload_checked(checked: CheckedRelease, config: Config, context: Context, console: Console,
@@ -36,8 +40,12 @@ def upload_checked(checked: CheckedRelease, config: Config, context: Context, co
                                       detection.provider, project, tried=detection.looked_for)
             current = credentials.current()
             console.info(f"Using {credentials.source} as `{current.user}`.")
+        # Every file signed and verified before the first upload; an AttestationError stops here.
+        signed = attest_release(release, config, context, credentials, detection.provider,
+                                transport.session, policy, console)
         job = Job(config.index, credentials, transport, policy, console, context.wording, project,
-                  checked.metadata, config.skip_existing)
+                  checked.metadata, config.skip_existing,
+                  attestations={name: s.form_value for name, s in signed.items()})
         with console.group(f"Upload {len(release.files)} file(s) to {config.index.upload_url}"):
             listing = job.listing()
             if listing.known:
@@ -47,4 +55,4 @@ def upload_checked(checked: CheckedRelease, config: Config, context: Context, co
                 console.debug(f"Could not list the project's files on the index ({listing.reason}); "
                               "relying on the index's answers to uploads.")
             outcome = upload_release(release, listing, job, config.parallel)
-    return Uploaded(outcome.results, credentials.method, outcome.error)
+    return Uploaded(outcome.results, credentials.method, outcome.error, signed)

@@ -16,6 +16,11 @@ from .index import PYPI_UPLOAD_URL, TESTPYPI_UPLOAD_URL
 DEFAULT_CONFIG_FILE = "~/.pypirc"
 KEYRING_TIMEOUT = 15.0
 SPEC_URL = "https://packaging.python.org/specifications/pypirc/"
+# Keys twine reads from an index's section that this command takes from elsewhere.
+UNREAD_KEYS = {
+    "ca_cert": "point `REQUESTS_CA_BUNDLE` (or `SSL_CERT_FILE`) at the CA bundle instead.",
+    "client_cert": "client certificates are not supported; use a token.",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,11 @@ class Section:
     username: str | None
     password: str | None = field(default=None, repr=False)
     where: str = ""  # "`~/.pypirc` [internal]": how messages name it
+    unread: tuple[str, ...] = ()  # keys twine reads that this command does not (`ca_cert`, …)
+
+    def notices(self) -> tuple[str, ...]:
+        return tuple(f"{self.where} sets `{key}`, which pypi-publish does not read: {UNREAD_KEYS[key]}"
+                     for key in self.unread)
 
 
 def _parse(path: Path) -> configparser.RawConfigParser:
@@ -51,19 +61,19 @@ def expand(config_file: str, env: Mapping[str, str]) -> Path:
     return Path(config_file).expanduser().resolve()
 
 
-def read_sections(config_file: str, env: Mapping[str, str]) -> dict[str, Section]:
-    """Every index the file configures, with twine's defaults for `pypi` and `testpypi`."""
+def _read(config_file: str, env: Mapping[str, str]) -> configparser.RawConfigParser | None:
+    """The parsed file; None when the default file does not exist (twine then uses its defaults)."""
     path = expand(config_file, env)
     shown = f"`{config_file}`"
     try:
-        parser = _parse(path)
+        return _parse(path)
     except FileNotFoundError:
         if config_file != DEFAULT_CONFIG_FILE:
             raise ConfigError(
                 f"The configuration file {shown} does not exist.",
                 f"Create it ({SPEC_URL}), or leave out `--config-file` to use `~/.pypirc`.",
             ) from None
-        parser = configparser.RawConfigParser()
+        return None
     except configparser.Error:
         # Never show configparser's text: it may quote a line holding a password.
         raise ConfigError(f"{shown} is not a valid `.pypirc` file.",
@@ -71,45 +81,77 @@ def read_sections(config_file: str, env: Mapping[str, str]) -> dict[str, Section
     except OSError as error:
         raise ConfigError(f"Cannot read {shown}: {error.strerror}.",
                           "Check the file's permissions.") from None
-    try:
-        login_user = parser.get("server-login", "username", fallback=None)
-        login_password = parser.get("server-login", "password", fallback=None)
-        servers = parser.get("distutils", "index-servers", fallback="pypi testpypi").split()
-        sections: dict[str, Section] = {}
-        for name in dict.fromkeys(["pypi", *servers]):
-            if name != "pypi" and name not in servers:
-                continue
-            default_url = {"pypi": PYPI_UPLOAD_URL}.get(name)
-            if name == "testpypi" and "testpypi" in servers:
-                default_url = TESTPYPI_UPLOAD_URL
-            sections[name] = Section(
-                name=name,
-                repository=parser.get(name, "repository", fallback=default_url),
-                username=parser.get(name, "username", fallback=login_user),
-                password=parser.get(name, "password", fallback=login_password),
-                where=f"{shown} [{name}]",
-            )
-    except configparser.Error:
-        raise ConfigError(f"{shown} is not a valid `.pypirc` file.",
-                          f"Fix its syntax; the format is described at {SPEC_URL}.") from None
+
+
+def _sections(parser: configparser.RawConfigParser, shown: str) -> dict[str, Section]:
+    """twine's `get_config`: `[server-login]` gives every index its defaults; `pypi` always
+    exists; `testpypi` has its URL built in when listed; only listed sections are read."""
+    servers = parser.get("distutils", "index-servers", fallback="pypi testpypi").split()
+    defaults = {key: parser.get("server-login", key, fallback=None) for key in ("username", "password")}
+    sections: dict[str, Section] = {}
+    for name in dict.fromkeys(["pypi", *servers]):
+        values: dict[str, str | None] = {**defaults, "repository": None}
+        values["repository"] = {"pypi": PYPI_UPLOAD_URL, "testpypi": TESTPYPI_UPLOAD_URL}.get(name)
+        if name in servers:
+            for key in ("username", "repository", "password"):
+                if parser.has_option(name, key):
+                    values[key] = parser.get(name, key)
+        unread = tuple(key for key in UNREAD_KEYS if name in servers and parser.has_option(name, key))
+        sections[name] = Section(name, values["repository"], values["username"], values["password"],
+                                 f"{shown} [{name}]", unread)
     return sections
 
 
-def section(config_file: str, name: str, env: Mapping[str, str]) -> Section:
-    sections = read_sections(config_file, env)
+def _load(config_file: str, env: Mapping[str, str]) -> tuple[configparser.RawConfigParser | None,
+                                                           dict[str, Section]]:
+    parser = _read(config_file, env)
+    try:
+        return parser, _sections(parser or configparser.RawConfigParser(), f"`{config_file}`")
+    except configparser.Error:
+        raise ConfigError(f"`{config_file}` is not a valid `.pypirc` file.",
+                          f"Fix its syntax; the format is described at {SPEC_URL}.") from None
+
+
+def read_sections(config_file: str, env: Mapping[str, str]) -> dict[str, Section]:
+    """Every index the file configures, with twine's defaults for `pypi` and `testpypi`."""
+    return _load(config_file, env)[1]
+
+
+def section(config_file: str, name: str, env: Mapping[str, str], asked: str = "") -> Section:
+    """The index `name` (from `--repository` or `TWINE_REPOSITORY`, as `asked` says)."""
+    asked = asked or f"`--repository {name}`"
+    parser, sections = _load(config_file, env)
     if name in sections:
         found = sections[name]
         if not found.repository:
             raise ConfigError(f"`{config_file}` [{name}] has no `repository` URL.",
                               f"Add `repository = <the index's upload URL>` to [{name}].")
         return found
-    listed = ", ".join(f"`{s}`" for s in sections) or "none"
+    listed = ", ".join(f"`{s}`" for s in sections)
+    if parser is None:
+        raise ConfigError(
+            f"{_cap(asked)} names an index that is not configured: `{config_file}` does not exist, "
+            f"so only the built-in {listed} are known.",
+            f"Create `{config_file}` with a [{name}] section ({SPEC_URL}):\n"
+            f"  [distutils]\n  index-servers =\n    {name}\n\n  [{name}]\n"
+            "  repository = <the index's upload URL>\n"
+            "or pass the URL itself with `--repository-url`.",
+        )
+    if parser.has_section(name):
+        raise ConfigError(
+            f"`{config_file}` has a section [{name}], but it is not listed in `[distutils] "
+            f"index-servers`, so it is not read (as twine does; sections found: {listed}).",
+            f"Add `{name}` to `index-servers` in the [distutils] section of `{config_file}`.",
+        )
     raise ConfigError(
-        f"`{config_file}` has no section [{name}] for `--repository {name}` (sections found: "
-        f"{listed}).",
+        f"`{config_file}` has no section [{name}] for {asked} (sections found: {listed}).",
         f"Add [{name}] with a `repository` URL and list it in `[distutils] index-servers`, or use "
         f"`--repository-url` ({SPEC_URL}).",
     )
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def keyring_password(system: str, username: str, env: Mapping[str, str]) -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .distribution import Release
 from .errors import PublishError
 from .gha import Console
 from .results import FileResult, Status
+
+if TYPE_CHECKING:
+    from .attestations import Signed
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class RunOutcome:
     auth: str = ""  # "token" or "trusted-publishing"; empty when no credentials were planned
     error: PublishError | None = None
     notes: tuple[str, ...] = field(default=())
+    attestations: Mapping[str, Signed] = field(default_factory=dict)  # file name -> its attestation
 
     def names(self, *statuses: Status) -> list[str]:
         return [r.dist.filename for r in self.results if r.status in statuses]
@@ -55,7 +61,16 @@ def outputs(outcome: RunOutcome) -> dict[str, str]:
         "skipped": json.dumps(outcome.names(Status.SKIPPED, Status.PRESENT)),
         "repository-url": outcome.config.index.upload_url,
         "auth": outcome.auth,
+        "attestations": json.dumps({name: {"predicate_type": s.predicate_type,
+                                           "log_index": s.log_index}
+                                    for name, s in outcome.attestations.items()}),
     }
+
+
+def attestation_cell(outcome: RunOutcome, filename: str) -> str:
+    """The summary's link to the transparency-log entry of a file's attestation."""
+    signed = outcome.attestations.get(filename)
+    return f"[log entry {signed.log_index}]({signed.log_url})" if signed else "—"
 
 
 def summary_markdown(outcome: RunOutcome) -> str:
@@ -73,11 +88,14 @@ def summary_markdown(outcome: RunOutcome) -> str:
         heading = f"## ✅ Published {name} to {index.name}"
     lines = [heading, ""]
     if release:
-        lines += ["| File | Size | SHA-256 | Result |", "|---|---|---|---|"]
+        attested = bool(outcome.attestations)
+        lines += ["| File | Size | SHA-256 | Result |" + (" Attestation |" if attested else ""),
+                  "|---|---|---|---|" + ("---|" if attested else "")]
         for dist in release.files:
             digest = f"`{dist.sha256}`" if config.print_hash else "—"
             lines.append(f"| `{dist.filename}` | {dist.size:,} B | {digest} | "
-                         f"{outcome_text(outcome, dist.filename)} |")
+                         f"{outcome_text(outcome, dist.filename)} |"
+                         + (f" {attestation_cell(outcome, dist.filename)} |" if attested else ""))
         lines.append("")
     details = [f"Index: {index.upload_url}"]
     if outcome.auth:

@@ -88,8 +88,9 @@ def normalise_sdist(path: Path, epoch: int) -> bool:
         if list(_content(candidate)) != list(_content(path)):
             raise RuntimeError(f"normalising {path.name} changed its content")  # a bug, not a user error
         before = path.stat()
-        with contextlib.suppress(PermissionError):  # keep the file the builder's, not ours
-            os.chown(candidate, before.st_uid, before.st_gid)
+        if hasattr(os, "chown"):
+            with contextlib.suppress(PermissionError):  # keep the file the builder's, not ours
+                os.chown(candidate, before.st_uid, before.st_gid)
         candidate.chmod(before.st_mode & 0o7777)
         candidate.replace(path)
     return True

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 import requests.adapters
 
-from .errors import PublishError
+from .errors import AttestationError
 from .gha import Console
 from .http import Transient, classify_error, describe_error, retry
 from .retry import RETRYABLE_STATUS, RetryPolicy
@@ -37,12 +37,6 @@ TUF = "Sigstore's trust root repository (TUF)"
 PRODUCTION_REKOR = "https://rekor.sigstore.dev"
 SEARCH = "https://search.sigstore.dev/?logIndex="
 T = TypeVar("T")
-
-
-class AttestationError(PublishError):
-    """Signing or verifying an attestation failed; nothing was uploaded."""
-
-    title = "Attestation failed"
 
 
 def trust_config_from(env: Mapping[str, str]) -> Path | None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from . import tp_providers
 from .errors import TrustedPublishingError
 from .index import Index
 from .wire import MintAnswer, text
@@ -78,21 +79,31 @@ class PublisherFields:
         return shown + (f" (environment `{self.environment}`)" if self.environment else "")
 
 
-def publisher_links(index: Index, claims: Mapping[str, object], project: str) -> str | None:
+def publisher_fields(provider: str, claims: Mapping[str, object]
+                     ) -> PublisherFields | tp_providers.GitLabFields | tp_providers.GoogleFields | None:
+    """The publisher the index would need for these claims; None for a provider it has none for."""
+    if provider == "GitHub":
+        return PublisherFields.from_claims(claims)
+    return tp_providers.fields(provider, claims)
+
+
+def publisher_links(index: Index, claims: Mapping[str, object], project: str,
+                    provider: str = "GitHub") -> str | None:
     """Where to register this workflow on PyPI or TestPyPI; None for any other index.
 
     PyPI pre-fills the publisher form of an existing project from the query string; the
     account's pending-publisher form (for a project not yet on the index) takes no query.
     """
     pending = index.pending_publishers_page()
-    if pending is None:
+    fields = publisher_fields(provider, claims)
+    if pending is None or fields is None:
         return None
-    fields = PublisherFields.from_claims(claims)
+    what = {"GitHub": "workflow", "GitLab": "pipeline"}.get(provider, "service account")
     if not project:
-        return (f"To register this workflow as a pending publisher (for a new project), open "
+        return (f"To register this {what} as a pending publisher (for a new project), open "
                 f"{pending} and enter the values above.")
     existing = f"{index.publishing_page(project)}?{fields.form_query()}"
-    return (f"To add this workflow as a publisher of `{project}`, open (pre-filled): {existing}\n"
+    return (f"To add this {what} as a publisher of `{project}`, open (pre-filled): {existing}\n"
             f"- If `{project}` is not on the index yet, add a pending publisher for it at "
             f"{pending} with the values above.")
 
@@ -151,7 +162,10 @@ def _invalid_publisher_hints(claims: Mapping[str, object], index: Index, project
     return hints
 
 
-def _code_hint(code: str, description: str, claims: Mapping[str, object]) -> str | None:
+def _code_hint(code: str, description: str, claims: Mapping[str, object],
+               provider: str = "GitHub") -> str | None:
+    if provider != "GitHub":
+        return tp_providers.code_hint(provider, code, description, claims)
     if code == "invalid-payload" and "issuer" in description:
         return (f"The index does not accept ID tokens from issuer `{claim(claims, 'iss')}` (claim "
                 "`iss`): PyPI accepts GitHub's `https://token.actions.githubusercontent.com` only, "
@@ -180,22 +194,32 @@ def _code_hint(code: str, description: str, claims: Mapping[str, object]) -> str
 
 
 def explain_refusal(answer: MintAnswer, claims: Mapping[str, object], index: Index,
-                    project: str = "") -> TrustedPublishingError:
-    """The diagnostic for a refused exchange: every reason, the claims, and what to change."""
+                    project: str = "", provider: str = "GitHub",
+                    detected: str = "") -> TrustedPublishingError:
+    """The diagnostic for a refused exchange: every reason, the claims, and what to change.
+
+    `provider` names where the ID token came from; `detected`, how that was found (not GitHub).
+    """
     reasons = [(error["code"], error["description"]) for error in answer.get("errors", [])]
     summary = answer.get("message")
     listing = "\n".join(f"- `{code}`: {description}" for code, description in reasons)
-    message = ("The index refused to exchange this job's GitHub ID token for an upload token: "
+    shown = CLAIMS_SHOWN if provider == "GitHub" else tp_providers.claims_shown(provider)
+    message = (f"The index refused to exchange this job's {provider} ID token for an upload token: "
                f"{text(summary) if summary else 'no reason given'}.\n"
                + (f"{listing}\n" if listing else "")
-               + f"The claims the index matched on:\n{render_claims(claims)}")
+               + f"The claims the index matched on:\n{render_claims(claims, shown)}"
+               + (f"\nDetected: {detected}." if detected else ""))
     codes = [code for code, _ in reasons]
     hints = [hint for code, description in reasons
-             if (hint := _code_hint(code, description, claims)) is not None]
-    if "invalid-publisher" in codes:
+             if (hint := _code_hint(code, description, claims, provider)) is not None]
+    if "invalid-publisher" in codes and provider != "GitHub":
+        hints += tp_providers.invalid_publisher_hints(provider, claims)
+        link = publisher_links(index, claims, project, provider)
+        hints += [link] if link else []
+    elif "invalid-publisher" in codes:
         hints += _invalid_publisher_hints(claims, index, project)
     elif "invalid-pending-publisher" in codes:
-        link = publisher_links(index, claims, project)
+        link = publisher_links(index, claims, project, provider)
         if link:
             hints.append(link)
     if not hints:

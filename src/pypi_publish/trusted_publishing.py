@@ -13,7 +13,7 @@ from .http import Transient, Unreachable, retry, send
 from .identity import IdentityProvider
 from .index import Index
 from .retry import RETRYABLE_STATUS, RetryPolicy
-from .tp_diagnostics import PublisherFields, explain_refusal, when
+from .tp_diagnostics import explain_refusal, publisher_fields, when
 from .wire import MintAnswer, audience_answer, jwt_claims, mint_answer
 from .wording import Wording
 
@@ -165,13 +165,15 @@ def mint_upload_token(index: Index, provider: IdentityProvider, session: request
         console.add_secret(token)
         expires = answer.get("expires")
         until = f" until {when(expires)}" if expires is not None else ""
+        fields = publisher_fields(provider.name, claims)
         console.info(f"Trusted Publishing: {host} accepted the ID token of "
-                     f"{PublisherFields.from_claims(claims).identity()}; upload token valid{until}.")
+                     f"{fields.identity() if fields else f'this {provider.name} job'}; upload token "
+                     f"valid{until}.")
         console.debug(f"Trusted Publishing: exchange done in {time.monotonic() - started:.3f} s "
                       f"({_tries(count)} at the ID token and mint).")
         return MintedToken(token, float(expires) if expires is not None else None, claims)
     if status == 422 or "errors" in answer:
-        raise explain_refusal(answer, claims, index, project)
+        raise explain_refusal(answer, claims, index, project, provider.name, provider.detected)
     if status in RETRYABLE_STATUS:
         raise TrustedPublishingError(
             f"The index answered the token exchange with HTTP {status} ({_tries(count)}).",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .answers import Refusal, already_exists, explain, is_expired_token, reason
+from .answers import already_exists, explain, is_expired_token, reason, refusal_of, unreachable_error
 from .auth import Credentials, UploadAuth
 from .distribution import Distribution
 from .errors import PublishError, UploadError
@@ -16,9 +16,10 @@ from .form import form_fields
 from .gha import Console
 from .http import Transient, Transport, Unreachable, retry, send
 from .index import Index
-from .listing import Listing, fetch_listing
+from .listing import IndexFacts, Listing, fetch_listing, plain_http_instead_of_tls
 from .metadata import FileMetadata
 from .multipart import MultipartBody
+from .progress import Progress
 from .results import FileResult, Status
 from .retry import RetryPolicy
 from .wording import Wording
@@ -38,8 +39,8 @@ class Job:
     metadata: Mapping[str, FileMetadata]
     skip_existing: bool = False
     attestations: Mapping[str, str] = field(default_factory=dict)  # file name -> JSON array
-    # Simple roots seen to answer as one: a guessed layout is checked once per run.
-    confirmed_roots: set[str] = field(default_factory=set)
+    # What listings learned of the index's layout (simple root, devpi's `volatile`): once a run.
+    confirmed_roots: IndexFacts = field(default_factory=IndexFacts)
 
     def listing(self) -> Listing:
         credentials = self.auth.current()
@@ -58,6 +59,9 @@ def _post(dist: Distribution, job: Job, credentials: Credentials) -> requests.Re
     fields = form_fields(dist.kind, dist.filename, job.metadata[dist.filename].raw, dist.sha256,
                          dist.blake2_256, attestations=job.attestations.get(dist.filename))
     body = MultipartBody(fields, "content", dist.path)
+    # Live progress only for the command in a terminal; None everywhere else.
+    transfer = Progress.of(job.console).transfer(dist.filename, dist.size)
+    body.on_read = transfer.advance if transfer is not None else None
     try:
         return job.transport.session.post(
             job.index.upload_url, data=body, auth=(credentials.user, credentials.password),
@@ -66,6 +70,8 @@ def _post(dist: Distribution, job: Job, credentials: Credentials) -> requests.Re
         )
     finally:
         body.close()
+        if transfer is not None:
+            transfer.close()
 
 
 def upload_file(dist: Distribution, job: Job) -> FileResult:
@@ -89,7 +95,7 @@ def upload_file(dist: Distribution, job: Job) -> FileResult:
         sent = send(lambda: _post(dist, job, credentials))
         if isinstance(sent, Transient):
             unsure = sent.may_have_arrived
-            return sent
+            return plain_http_instead_of_tls(job.index.upload_url, sent) or sent
         if isinstance(sent, requests.Response) and not renewed \
                 and job.auth.method == "trusted-publishing" \
                 and is_expired_token(sent.status_code, reason(sent)):
@@ -112,24 +118,21 @@ def upload_file(dist: Distribution, job: Job) -> FileResult:
     if isinstance(outcome, Transient) and outcome.response is not None:
         outcome = outcome.response
     if not isinstance(outcome, requests.Response):
-        raise UploadError(
-            f"Could not upload `{dist.filename}` to {job.index.upload_url}: {outcome.reason} "
-            f"(after {attempts} attempt(s)).",
-            _transport_hint(outcome, job),
-        )
+        raise unreachable_error(outcome, job.index, job.wording, dist.filename, attempts)
     with outcome:
         status = outcome.status_code
         said = reason(outcome) if status not in (200, 201) else ""
-        location = outcome.headers.get("Location", "")
-    if status in (200, 201):
+        refusal = refusal_of(outcome, said)
+    # A 200 from a download URL stores nothing (devpi's `+simple/` pages answer POSTs too).
+    if status in (200, 201) and job.index.upload_url_for_download_url() is None:
         return FileResult(dist, Status.UPLOADED, "", attempts, seconds)
     if already_exists(status, said):
-        return _duplicate(dist, job, attempts, seconds)
-    raise explain(Refusal(status, said, location), dist, job.index, job.wording,
-                  job.auth.source, job.auth.method)
+        return _duplicate(dist, job, attempts, seconds, said)
+    raise explain(refusal, dist, job.index, job.wording, job.auth.source, job.auth.method,
+                  job.auth.current().user)
 
 
-def _duplicate(dist: Distribution, job: Job, attempts: int, seconds: float) -> FileResult:
+def _duplicate(dist: Distribution, job: Job, attempts: int, seconds: float, said: str) -> FileResult:
     """The index says the file exists: identical (success), skipped, or a refusal to replace."""
     listing = job.listing()
     same = listing.same_content(dist) if listing.known else None
@@ -152,24 +155,11 @@ def _duplicate(dist: Distribution, job: Job, attempts: int, seconds: float) -> F
                           attempts, seconds)
     what = "with different content " if same is False else ""
     raise UploadError(
-        f"`{dist.filename}` already exists on the index {what}and the index refused to replace it.",
+        f"`{dist.filename}` already exists on the index {what}and the index refused to replace it. "
+        f"The index said: {said}",
         "Release files can never be replaced. Bump the version and build again, or set "
         f"{job.wording.setting('skip-existing: true')} to leave the existing files as they are.",
     )
-
-
-def _transport_hint(failure: Transient | Unreachable, job: Job) -> str:
-    error = failure.error
-    words = job.wording
-    if isinstance(error, requests.exceptions.SSLError):
-        if "does not speak TLS" in failure.reason:
-            return (f"The port answers in plain http: use `http://` only for loopback, or fix the "
-                    f"port in {words.setting('repository-url')}.")
-        return ("If the index uses a private certificate authority, point `SSL_CERT_FILE` or "
-                "`REQUESTS_CA_BUNDLE` at its CA bundle. Otherwise check the URL's host name.")
-    return (f"Check {words.setting('repository-url')} and that the index is reachable from "
-            f"{words.here}; transient failures were retried. {words.rerun.capitalize()}: files "
-            "already uploaded are recognised and kept.")
 
 
 def failure_result(dist: Distribution, error: PublishError) -> FileResult:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .answers import unreachable_error, unsafe_skip_existing
 from .distribution import Distribution, Release
 from .errors import PublishError, UploadError
 from .listing import Listing
@@ -80,6 +81,13 @@ def _version_of(filename: str) -> str:
 def upload_release(release: Release, listing: Listing, job: Job, parallel: int) -> UploadOutcome:
     """Upload what the listing does not settle; never raises for a file's failure."""
     console = job.console
+    if listing.unreachable is not None:  # the upload URL's host and port: uploads cannot pass
+        error = unreachable_error(listing.unreachable, job.index, job.wording)
+        return UploadOutcome(_in_order(release, {}), error)
+    if job.skip_existing and not listing.known and listing.may_replace(job.index):
+        # Only the listing can keep a replacing index's files: its answer to an upload is a 200.
+        error = unsafe_skip_existing(listing.reason, job.index, listing.replaces, job.wording)
+        return UploadOutcome(_in_order(release, {}), error)
     settled: dict[str, FileResult] = {}
     for dist in release.files:
         result = settled_by_listing(dist, listing, job.skip_existing)

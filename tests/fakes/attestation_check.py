@@ -19,14 +19,18 @@ root from its TUF cache (`sigstore/_internal/tuf.py` `TrustUpdater`, under
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import hashlib
 import json
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
@@ -61,9 +65,9 @@ class Refused(Exception):
 @contextmanager
 def _trusting(trusted_root: dict[str, Any], cache: Path) -> Iterator[None]:
     target = cache / "sigstore-python" / "tuf" / quote(DEFAULT_TUF_URL, safe="")
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "trusted_root.json").write_text(json.dumps(trusted_root), encoding="utf-8")
-    with _ENVIRONMENT:
+    with _ENVIRONMENT:  # concurrent uploads: one check at a time reads the root it wrote
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "trusted_root.json").write_text(json.dumps(trusted_root), encoding="utf-8")
         saved = os.environ.get("XDG_CACHE_HOME")
         os.environ["XDG_CACHE_HOME"] = str(cache)
         try:
@@ -122,3 +126,59 @@ def check_attestations(field: str, filename: str, sha256: str,
     except Refused as error:
         return f"{PREFIX}{error}"
     return None
+
+
+# -- the fake Warehouse's side: an upload's form, and what was verified ---------------------------------
+
+
+class GitHubPublisherRecord(Protocol):
+    """A registered GitHub publisher of the fake Warehouse (tests/fakes/warehouse.py `Publisher`)."""
+
+    repository: str
+    workflow_file: str
+    environment: str
+
+
+def upload_form(body: bytes, content_type: str) -> tuple[dict[str, str], str, bytes]:
+    """The text fields of a multipart/form-data upload, the file's name and its bytes."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields: dict[str, str] = {}
+    filename, content = "", b""
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if part.get_filename():
+            filename, content = str(part.get_filename()), data
+        else:
+            fields[str(part.get_param("name", header="content-disposition"))] = data.decode()
+    return fields, filename, content
+
+
+@dataclass
+class AttestationCheck:
+    """What the fake Warehouse verifies attestations against, and what it accepted and refused."""
+
+    trusted_root: dict[str, Any]
+    cache: Path
+    accepted: list[tuple[str, int]] = field(default_factory=list)  # (file name, attestations)
+    refused: list[str] = field(default_factory=list)
+
+    def upload(self, body: bytes, content_type: str,
+               publisher: GitHubPublisherRecord | None) -> str | None:
+        """None when the upload may go on (no `attestations` field, or valid ones); otherwise
+        the text of Warehouse's 400 answer. Warehouse hashes the file it received: so does this."""
+        fields, filename, content = upload_form(body, content_type)
+        if "attestations" not in fields:
+            return None
+        identity = None if publisher is None else GitHubPublisher(
+            repository=publisher.repository, workflow=publisher.workflow_file,
+            environment=publisher.environment or None)  # Warehouse's `attestation_identity`
+        refusal = check_attestations(fields["attestations"], filename,
+                                     hashlib.sha256(content).hexdigest(), identity,
+                                     self.trusted_root, self.cache)
+        if refusal is None:
+            self.accepted.append((filename, len(json.loads(fields["attestations"]))))
+        else:
+            self.refused.append(refusal)
+        return refusal

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
@@ -30,6 +30,9 @@ from tests.fakes.github_oidc import ISSUER, KEY_ID, answer_in_one_go
 from tests.support.index_server import IndexServer
 from tests.support.loopback_http import LoopbackHttp, read_body, send, send_json
 from tests.support.secret_sweep import new_secret
+
+if TYPE_CHECKING:  # it loads sigstore: only tests that attest pay for it
+    from tests.fakes.attestation_check import AttestationCheck
 
 LEEWAY = 30  # seconds of clock skew Warehouse tolerates on exp/nbf/iat
 TOKEN_LIFETIME = 900
@@ -133,6 +136,7 @@ def find_publisher(publishers: list[Publisher] | list[PendingPublisher], claims:
 class Minted:
     projects: set[str]
     expires: float
+    publisher: Publisher | None = None  # the publisher the token was minted for
 
 
 @dataclass
@@ -157,6 +161,7 @@ class Warehouse:
     mint_requests: int = 0
     connections: set[int] = field(default_factory=set)  # client ports seen on the OIDC routes
     upload_connections: list[int] = field(default_factory=list)  # client port of each upload
+    attestations: AttestationCheck | None = None  # checks uploads' attestations; None: refuse
 
     def __post_init__(self) -> None:
         self.http = LoopbackHttp(get=self._get, post=self._post)
@@ -292,7 +297,7 @@ class Warehouse:
         token = new_secret("pypi-")
         expires = int(time.time()) + TOKEN_LIFETIME
         self.minted.append(token)
-        self._tokens[token] = Minted(set(publisher.projects), expires)
+        self._tokens[token] = Minted(set(publisher.projects), expires, publisher)
         return 200, {"success": True, "token": token, "expires": expires}
 
     # -- uploads -----------------------------------------------------------------------------------------
@@ -318,6 +323,12 @@ class Warehouse:
                        f"See {HELP}#project-name for more information.")
             send(handler, 403, message.encode(), "text/plain", message)
             return
+        if b'name="attestations"' in body:  # `file_upload` checks them before storing the file
+            refusal = self.attestations.upload(body, handler.headers["Content-Type"], minted.publisher) \
+                if self.attestations else "Invalid attestations supplied during upload: no trusted root"
+            if refusal:
+                send(handler, 400, refusal.encode(), "text/plain", refusal.splitlines()[0])
+                return
         self._forward(handler, "POST", body, {"Content-Type": handler.headers["Content-Type"]})
 
     def _forward(self, handler: BaseHTTPRequestHandler, method: str, body: bytes,
