@@ -20,7 +20,7 @@ from tests.support.projects import write_project
 from tests.support.secret_sweep import sweep_file
 
 pytest_plugins = ["tests.support.secret_sweep", "tests.fakes.fixtures", "tests.support.devpi_fixtures",
-                  "tests.fakes.sigstore.fixtures"]
+                  "tests.fakes.sigstore.fixtures", "tests.support.tp_runner"]
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
@@ -247,3 +247,10 @@ def project(tmp_path: Path) -> MakeProject:
         return write_project(tmp_path, name, version, backend, **kwargs)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The image's tests are slow tests too: `-m "not slow"` is the product's own suite."""
+    for item in items:
+        if item.get_closest_marker("container") is not None:
+            item.add_marker(pytest.mark.slow)

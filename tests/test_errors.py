@@ -168,3 +168,22 @@ def test_a_project_module_on_pythonpath_does_not_replace_the_tools_imports(
     run = run_cli(["--dry-run", "--skip-build"], workspace, {"PYTHONPATH": "."}, process=True)
     assert run.returncode == 0, run.text
     assert "the project tarfile.py was imported" not in run.text
+
+
+def test_no_shell_between_inputs_and_commands(tmp_path: Path, index: IndexServer,
+                                              run_action: RunAction) -> None:
+    from tests.support.projects import write_project
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    hostile = "p;touch INJECTED1;$(touch INJECTED2)`touch INJECTED3`"
+    project = write_project(workspace, "sample-project", "1.2.3")
+    project.rename(workspace / hostile)
+    run = run_action(workspace, {"repository-url": index.url, "project-dir": hostile,
+                                 "packages-dir": "out$(touch INJECTED4)", "build": "true"},
+                     {"PYPI_PUBLISH_RETRY_BASE_DELAY": "0.01", "PYPI_API_TOKEN": index.password,
+                      "GITHUB_REF": "refs/tags/v1.2.3;touch INJECTED5", "GITHUB_REF_TYPE": "tag"})
+    assert run.returncode == 0, run.text
+    assert index.files() == ["sample_project-1.2.3-py3-none-any.whl", "sample_project-1.2.3.tar.gz"]
+    assert sorted(p.name for p in tmp_path.rglob("INJECTED*")) == []
+    assert "Traceback" not in run.text

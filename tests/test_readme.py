@@ -18,7 +18,9 @@ from pypi_publish.cli import build_parser
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 ACTION = yaml.safe_load((REPO / "action.yml").read_text())
-SOURCE = " ".join(p.read_text() for p in (REPO / "src" / "pypi_publish").glob("*.py"))
+# What the product prints: its own words, and the index's, which it quotes (Warehouse's catalogue).
+SOURCE = " ".join(p.read_text() for p in [*(REPO / "src" / "pypi_publish").glob("*.py"),
+                                          REPO / "tests" / "fakes" / "warehouse_answers.py"])
 
 
 def code_blocks(language: str) -> list[str]:

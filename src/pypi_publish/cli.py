@@ -33,24 +33,17 @@ from .wording import CLI
 
 DESCRIPTION = """\
 Build, check and upload a Python project's sdist and wheel to PyPI, TestPyPI or any index.
-
-Credentials, first found wins: TWINE_USERNAME / TWINE_PASSWORD, PYPI_API_TOKEN, the
---repository section of ~/.pypirc, the keyring (if installed); else Trusted Publishing
-when run in a CI job with an OIDC identity (GitHub Actions, GitLab CI/CD, Google Cloud,
-Buildkite, CircleCI)."""
+Credentials, first found wins: TWINE_USERNAME / TWINE_PASSWORD, PYPI_API_TOKEN, the ~/.pypirc
+section, the keyring; else Trusted Publishing from a CI job's OIDC identity."""
 
 EPILOG = """\
 exit status: 0 published (or checked), 1 publish failed, 2 bad usage or input.
-
-progress: in a terminal, uploads over 1 MB show bytes, rate and time left on stderr; not when
-stdout or stderr is redirected, in CI (CI set) or with TERM=dumb. NO_COLOR turns colours off.
+progress: in a terminal only (on stderr); none in CI, with TERM=dumb or redirected output.
 
 examples:
   pypi-publish --dry-run                      build and check; show what would be uploaded
   pypi-publish --repository testpypi --tag v1.2.3
-  pypi-publish --skip-build --packages-dir dist --skip-existing
-  pypi-publish --repository internal          an index configured in ~/.pypirc
-  pypi-publish --repository-url https://pypi.example.org/legacy/ --skip-build"""
+  pypi-publish --skip-build --skip-existing   publish dist/, leaving what the index has"""
 
 TOKEN_HINT = "`TWINE_PASSWORD` (or `PYPI_API_TOKEN`)"  # noqa: S105 - a name, not a secret
 

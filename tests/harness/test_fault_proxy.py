@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from tests.support.fault_proxy import (
-    MAX_BODY,
     FaultProxy,
     ForwardThenDrop,
     Garbage,
@@ -23,6 +22,7 @@ from tests.support.fault_proxy import (
     Truncated,
     retry_after,
 )
+from tests.support.fault_wire import MAX_BODY
 
 
 class Upstream:
