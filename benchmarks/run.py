@@ -15,6 +15,7 @@ import platform
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -28,7 +29,9 @@ if __package__ in (None, ""):
 
 from benchmarks import report
 from benchmarks.index import USER, Index
+from benchmarks.link import LinkShape, Stats
 from benchmarks.measure import Measurement, run_measured
+from benchmarks.options import EXTRAS, parse_args
 from benchmarks.scenarios import (
     MB,
     SCENARIO_NAMES,
@@ -39,45 +42,9 @@ from benchmarks.scenarios import (
 )
 from benchmarks.startup import measure_startup
 from benchmarks.tools import BIN, PRODUCT, TOOLS, Tool
-from benchmarks.wan_proxy import LinkShape, WanProxy
+from benchmarks.wan_proxy import WanProxy
 
-REPO = Path(__file__).resolve().parent.parent
-EXTRAS = ("build", "startup")
 _DROPPED_ENV = ("GITHUB_", "INPUT_", "ACTIONS_", "RUNNER_", "TWINE_", "UV_", "PIP_")
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--scenario", action="append", choices=[*SCENARIO_NAMES, *EXTRAS],
-                        help="repeat to pick several (default: all)")
-    parser.add_argument("--tools", default=",".join(TOOLS),
-                        help=f"comma-separated, from {', '.join(TOOLS)} (default: all)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per tool and scenario")
-    parser.add_argument("--rtt-ms", type=float, default=60.0)
-    parser.add_argument("--conn-mbps", type=float, default=8.0, help="MB/s per connection")
-    parser.add_argument("--total-mbps", type=float, default=40.0, help="MB/s, all connections")
-    parser.add_argument("--handshake-rtts", type=int, default=2,
-                        help="round trips a new connection costs (TCP + TLS 1.3: 2)")
-    parser.add_argument("--quick", action="store_true", help="small files, for a smoke run")
-    parser.add_argument("--name", help="results file name (default: quick or full)")
-    parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--wheelhouse", type=Path, default=REPO / ".cache" / "wheelhouse",
-                        help="build backends for offline builds (made by scripts/dev-env)")
-    parser.add_argument("--extra-args", action="append", default=[], metavar="TOOL=ARGS",
-                        help="more arguments for a tool's upload command, e.g. "
-                             "'pypi-publish=--parallel 8' (repeatable)")
-    parser.add_argument("--timeout", type=float, help="seconds per command (default 120/900)")
-    args = parser.parse_args(argv)
-    unknown = set(args.tools.split(",")) - set(TOOLS)
-    if unknown:
-        parser.error(f"unknown tool(s) {', '.join(sorted(unknown))}; choose from {', '.join(TOOLS)}")
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    for item in args.extra_args:
-        tool, sep, _ = item.partition("=")
-        if not sep or tool not in TOOLS:
-            parser.error(f"--extra-args takes TOOL=ARGS with TOOL one of {', '.join(TOOLS)}")
-    return args
 
 
 def _base_env(wheelhouse: Path) -> dict[str, str]:
@@ -164,16 +131,10 @@ class Bench:
 
     def _publish_once(self, tool: Tool, scenario: Scenario, result: report.ToolResult) -> None:
         run_dir = self._run_dir(f"{scenario.name}-{tool.name}")
-        if scenario.project is not None:
-            project = run_dir / scenario.project.name
-            shutil.copytree(scenario.project, project)
-            scenario = replace(scenario, project=project)
-        dist = run_dir / "dist"
-        dist.mkdir()
         preload = scenario.files if scenario.preloaded else []
         with Index(run_dir / "index", preload) as index, \
                 WanProxy(index.port, self.shape) as proxy:
-            plan = tool.publish(scenario, proxy.url, dist)
+            plan = tool.publish(scenario, proxy.url)
             if plan.unsupported:
                 result.update({"status": "unsupported", "reason": plan.unsupported})
                 return
@@ -183,20 +144,11 @@ class Bench:
             measured = self._steps(plan.steps, env, run_dir)
             stats = proxy.stats()
             problem = _failure(measured, index.password) or _missing_files(
-                scenario, dist, index.files())
+                scenario, index.files())
         if problem:
             result.update({"status": "failed", "reason": problem})
             return
-        result["runs"].append({
-            "wall_s": sum(m.wall for m in measured),
-            "peak_rss_mb": max(m.peak_rss for m in measured) / MB,
-            "group_rss_mb": max(m.group_rss for m in measured) / MB,
-            "returncode": measured[-1].returncode, "requests": stats.requests,
-            "connections": stats.connections, "turns": stats.turns, "bytes_up": stats.bytes_up,
-            "request_summary": stats.request_summary(),
-            "timeline": [(round(t - measured[0].started, 4), conn, what)
-                         for t, conn, what in stats.timeline],
-        })
+        result["runs"].append(_run_record(measured, stats))
 
     def _steps(self, steps: list[list[str]], env: Mapping[str, str],
                run_dir: Path) -> list[Measurement]:
@@ -234,12 +186,27 @@ class Bench:
         if problem:
             result.update({"status": "failed", "reason": problem})
             return
-        result["runs"].append({
-            "wall_s": measured.wall, "peak_rss_mb": measured.peak_rss / MB,
-            "group_rss_mb": measured.group_rss / MB, "returncode": measured.returncode,
-            "requests": 0, "connections": 0, "turns": 0, "bytes_up": 0, "request_summary": {},
-            "timeline": [],
-        })
+        result["runs"].append(_run_record([measured]))
+
+    def refused(self, scenario: Scenario) -> dict[str, report.ToolResult]:
+        """Each tool uploading to a port nothing listens on: how long until it gives up."""
+        url = f"http://127.0.0.1:{closed_port()}/"
+        results = self._rounds("refused",
+                               lambda tool, result: self._refused_once(tool, scenario, url, result))
+        report.add_ratios(results, None)
+        return results
+
+    def _refused_once(self, tool: Tool, scenario: Scenario, url: str,
+                      result: report.ToolResult) -> None:
+        run_dir = self._run_dir(f"refused-{tool.name}")
+        plan = tool.publish(scenario, url)
+        result["commands"] = plan.steps
+        env = {**self.env, **_fresh_caches(run_dir), **tool.credentials_env(USER, "unused")}
+        measured = self._steps(plan.steps, env, run_dir)
+        if measured[-1].returncode == 0:
+            result.update({"status": "failed", "reason": "exited 0 with nothing listening"})
+            return
+        result["runs"].append(_run_record(measured))
 
     def startup(self) -> dict[str, Any]:
         product = TOOLS[PRODUCT]
@@ -248,6 +215,30 @@ class Bench:
         if reason or path is None:
             return {"status": "n/a", "reason": reason or "not installed"}
         return dict(measure_startup(path, self.env, runs=max(10, self.args.runs)))
+
+
+def _run_record(measured: list[Measurement], stats: Stats | None = None) -> report.RunRecord:
+    """One run's numbers: its steps' times summed, the largest process, what the proxy saw."""
+    record: report.RunRecord = {
+        "wall_s": sum(m.wall for m in measured),
+        "peak_rss_mb": max(m.peak_rss for m in measured) / MB,
+        "group_rss_mb": max(m.group_rss for m in measured) / MB,
+        "returncode": measured[-1].returncode, "requests": 0, "connections": 0, "turns": 0,
+        "bytes_up": 0, "request_summary": {}, "timeline": []}
+    if stats is not None:
+        record.update({
+            "requests": stats.requests, "connections": stats.connections, "turns": stats.turns,
+            "bytes_up": stats.bytes_up, "request_summary": stats.request_summary(),
+            "timeline": [(round(t - measured[0].started, 4), conn, what)
+                         for t, conn, what in stats.timeline]})
+    return record
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _failure(measured: list[Measurement], secret: str) -> str | None:
@@ -259,13 +250,9 @@ def _failure(measured: list[Measurement], secret: str) -> str | None:
     return f"exit {last.returncode}: " + " / ".join(lines)
 
 
-def _missing_files(scenario: Scenario, dist: Path, on_index: list[str]) -> str | None:
+def _missing_files(scenario: Scenario, on_index: list[str]) -> str | None:
     """A run only counts if the index ends up holding the whole release."""
-    expected = {p.name for p in scenario.files} or {p.name for p in dist.glob("*")
-                                                    if p.suffix in (".whl", ".gz")}
-    missing = sorted(expected - set(on_index))
-    if not expected:
-        return "nothing was built"
+    missing = sorted({p.name for p in scenario.files} - set(on_index))
     return f"the index lacks {', '.join(missing)}" if missing else None
 
 
@@ -299,6 +286,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         bench.progress("== build")
         project = write_project(work / "build-project")
         result["build"] = bench.build(project)
+    if "refused" in wanted:
+        bench.progress("== refused: uploading to a port nothing listens on")
+        small = make_scenarios(work / "refused-files", ["small"], sizes)[0]
+        result["refused"] = bench.refused(small)
     if "startup" in wanted:
         bench.progress("== startup")
         result["startup"] = bench.startup()
@@ -306,32 +297,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return result
 
 
-def render(result: dict[str, Any]) -> str:
-    config = result["config"]
-    parts = [f"Link: RTT {config['rtt_ms']:g} ms, {config['conn_mbps']:g} MB/s per connection, "
-             f"{config['total_mbps']:g} MB/s in total, {config['handshake_rtts']} round trips per "
-             f"new connection; median of {config['runs']} run(s); "
-             f"{result['machine']['cpus']} CPUs.",
-             "Tools: " + ", ".join(f"{name} {tool['version']}"
-                                   for name, tool in result["tools"].items()) + ".", ""]
-    if result["scenarios"]:
-        parts += [report.scenario_table(result["scenarios"]), ""]
-    if "build" in result:
-        labels = {name: TOOLS[name].build_label for name in result["build"]}
-        parts += [report.build_table(result["build"], labels), ""]
-    startup = result.get("startup")
-    if startup:
-        if startup["status"] == "ok":
-            parts += [f"`pypi-publish --help`: {startup['help_s'] * 1000:.0f} ms (median); "
-                      f"import of the CLI: {startup['import_ms']:.0f} ms", ""]
-        else:
-            parts += [f"startup: {startup['status']}: {startup.get('reason', '')}", ""]
-    parts.append(report.goals_table(result["goals"]))
-    return "\n".join(parts)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
+    args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every index, proxy and tool started so far is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="pypi-publish-bench-"))
@@ -342,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / f"{result['name']}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(render(result))
+    print(report.render(result, {name: tool.build_label for name, tool in TOOLS.items()}))
     print(f"\nwritten to {out}")
     return 0
 

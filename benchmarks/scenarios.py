@@ -1,15 +1,18 @@
 """The releases the benchmark publishes: made fresh on disk, valid enough for every tool to accept.
 
 Wheels carry real METADATA, WHEEL and RECORD files and a random payload, so nothing along the way
-(compression, deduplication) can make them cheaper than their size. The small release is built
-from a tiny setuptools project, so that scenario also measures building.
+(compression, deduplication) can make them cheaper than their size. The small release is an
+sdist and a wheel as a tiny project's build makes them, with 20 KB of payload each; building is
+measured on its own (`build`), from the same tiny setuptools project.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
+import tarfile
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
@@ -47,12 +50,11 @@ class Sizes:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One release to publish: either files to upload, or a project to build and then upload."""
+    """One release to publish: the files to upload."""
 
     name: str
     title: str
     files: list[Path] = field(default_factory=list)
-    project: Path | None = None
     # The index already holds every file: the tools are asked to skip what exists.
     preloaded: bool = False
 
@@ -120,6 +122,27 @@ def _write_payload(zf: zipfile.ZipFile, arcname: str, size: int) -> str:
     return f"{arcname},{_record_hash(digest.digest())},{size}"
 
 
+def write_sdist(dest: Path, payload: int, name: str = PROJECT, version: str = VERSION) -> Path:
+    """Write `{module}-{version}.tar.gz` as a PEP 625 sdist with about `payload` random bytes."""
+    module = name.replace("-", "_")
+    top = f"{module}-{version}"
+    path = dest / f"{top}.tar.gz"
+    pyproject = (f'[build-system]\nrequires = ["setuptools>=61"]\n'
+                 f'build-backend = "setuptools.build_meta"\n\n[project]\nname = "{name}"\n'
+                 f'version = "{version}"\n')
+    members = {f"{top}/PKG-INFO": _metadata(name, version).encode(),
+               f"{top}/pyproject.toml": pyproject.encode(),
+               f"{top}/src/{module}/__init__.py": f'__version__ = "{version}"\n'.encode(),
+               f"{top}/src/{module}/_payload.bin": os.urandom(payload)}
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for arcname, data in members.items():
+            info = tarfile.TarInfo(arcname)
+            info.size, info.mtime, info.mode = len(data), 1_704_067_200, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 def write_project(parent: Path, name: str = PROJECT, version: str = VERSION) -> Path:
     """A tiny setuptools project: the common case the build comparison is about."""
     module = name.replace("-", "_")
@@ -154,8 +177,9 @@ def make_scenarios(work: Path, names: list[str], sizes: Sizes) -> list[Scenario]
                         for tag in MATRIX_TAGS]
     for name in names:
         if name == "small":
-            made.append(Scenario("small", "small sdist + wheel, built then uploaded",
-                                 project=write_project(work / "small")))
+            made.append(Scenario("small", "an sdist and a wheel of 20 KB each", files=[
+                write_wheel(work / "small", "py3-none-any", 20_000),
+                write_sdist(work / "small", 20_000)]))
         elif name == "matrix":
             made.append(Scenario(
                 "matrix", f"{len(matrix_files)} wheels of {sizes.matrix_file / MB:g} MB",

@@ -1,8 +1,8 @@
 """The publishers compared, and the commands each runs for a scenario.
 
-Every tool is asked to do what a release job asks of it, in its documented way: build when the
-scenario starts from a project, upload to a fresh index, and skip what the index already has on a
-rerun. Credentials go through each tool's environment variables, so no secret is in an argv.
+Every tool is asked to do what a release job asks of it, in its documented way: build a project,
+upload files to a fresh index, and skip what the index already has on a rerun. Credentials go
+through each tool's environment variables, so no secret is in an argv.
 """
 
 from __future__ import annotations
@@ -75,17 +75,17 @@ class Tool:
             return {"UV_PUBLISH_USERNAME": user, "UV_PUBLISH_PASSWORD": password}
         return {"TWINE_USERNAME": user, "TWINE_PASSWORD": password}
 
-    def publish(self, scenario: Scenario, url: str, dist: Path) -> Plan:
-        """Commands that publish `scenario` to the index at `url`; `dist` is an empty directory."""
+    def publish(self, scenario: Scenario, url: str) -> Plan:
+        """Commands that publish `scenario`'s files to the index at `url`."""
         path = self.path()
         assert path is not None
         upload = f"{url.rstrip('/')}/"
         if self.name == "twine":
-            plan = _twine(path, scenario, upload, dist)
+            plan = _twine(path, scenario, upload)
         elif self.name == "uv":
-            plan = _uv(path, scenario, upload, dist)
+            plan = _uv(path, scenario, upload)
         else:
-            plan = _product(path, scenario, upload, dist)
+            plan = _product(path, scenario, upload)
         if self.extra_args and plan.steps:
             plan = Plan([*plan.steps[:-1], [*plan.steps[-1], *self.extra_args]])
         return plan
@@ -104,34 +104,25 @@ def _files(scenario: Scenario) -> list[str]:
     return [str(p) for p in scenario.files]
 
 
-def _twine(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+def _twine(path: str, scenario: Scenario, url: str) -> Plan:
     if scenario.preloaded:
         return Plan(unsupported="twine 7 allows --skip-existing only for PyPI and TestPyPI")
     upload = [path, "upload", "--repository-url", url, "--non-interactive"]
-    if scenario.project is not None:
-        build = [sys.executable, "-m", "build", "--outdir", str(dist), str(scenario.project)]
-        return Plan([build, [*upload, str(dist / "*")]])
     return Plan([[*upload, *_files(scenario)]])
 
 
-def _uv(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+def _uv(path: str, scenario: Scenario, url: str) -> Plan:
     publish = [path, "publish", "--publish-url", url, "--trusted-publishing", "never"]
     if scenario.preloaded:
         # uv's documented way to skip files the index has: ask its simple API first.
         publish += ["--check-url", f"{url}simple/"]
-    if scenario.project is not None:
-        build = [path, "build", "--out-dir", str(dist), str(scenario.project)]
-        return Plan([build, [*publish, str(dist / "*")]])
     return Plan([[*publish, *_files(scenario)]])
 
 
-def _product(path: str, scenario: Scenario, url: str, dist: Path) -> Plan:
+def _product(path: str, scenario: Scenario, url: str) -> Plan:
     command = [path, "--repository-url", url]
     if scenario.preloaded:
         command.append("--skip-existing")
-    if scenario.project is not None:
-        return Plan([[*command, "--project-dir", str(scenario.project),
-                      "--packages-dir", str(dist)]])
     folders = {p.parent for p in scenario.files}
     if len(folders) != 1:
         raise ValueError(f"scenario {scenario.name} files must share one directory")

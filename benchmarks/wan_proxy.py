@@ -23,89 +23,22 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     # Run as a script: make the sibling module importable the same way as in-process.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.http_framing import RequestCounter
+from benchmarks.link import MB, LinkShape, Pacer, Stats
 
-MB = 1_000_000
 # Small reads keep the pacing fine-grained: 32 KiB at 8 MB/s is 4 ms of link time.
 READ_SIZE = 32 * 1024
 # Chunks waiting for their delivery time, per direction; bounds memory when a reader stalls.
 MAX_QUEUED_CHUNKS = 256
 MAX_REQUEST_LOG = 10_000
-
-
-@dataclass(frozen=True)
-class LinkShape:
-    """What the simulated link looks like. Rates are bytes per second in each direction."""
-
-    rtt: float = 0.060
-    conn_rate: float = 8 * MB
-    total_rate: float = 40 * MB
-    handshake_rtts: int = 2
-
-    def __post_init__(self) -> None:
-        if self.rtt < 0 or self.conn_rate <= 0 or self.total_rate <= 0 or self.handshake_rtts < 0:
-            raise ValueError("rtt and handshake_rtts must be >= 0 and rates > 0")
-
-
-@dataclass
-class Stats:
-    """Counters since start (or the last reset); a copy is handed out, never the live object."""
-
-    connections: int = 0
-    active: int = 0
-    refused: int = 0
-    requests: int = 0
-    turns: int = 0
-    bytes_up: int = 0
-    bytes_down: int = 0
-    unparsed_connections: int = 0
-    request_log: list[str] = field(default_factory=list)
-    # (time.monotonic(), connection number, "open" | "METHOD target" | "answer"), as the proxy
-    # saw it: requests when their first bytes arrive, answers when the index starts replying.
-    timeline: list[tuple[float, int, str]] = field(default_factory=list)
-
-    def request_summary(self) -> dict[str, int]:
-        """Requests by method and path, e.g. {"POST /": 12, "GET /simple/pkg/": 1}."""
-        return dict(Counter(self.request_log))
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["request_summary"] = self.request_summary()
-        return data
-
-
-class _Pacer:
-    """A rate limit: each chunk occupies the link for size / rate seconds, back to back.
-
-    A reader wakes up a little after the link became free (timer and scheduling latency). That
-    time must not be lost, or a busy link would run measurably below its rate; so a chunk that
-    comes less than `CATCH_UP` seconds late starts when the link became free. Later than that,
-    the link was idle, and the chunk starts now: there is no burst after a pause.
-    """
-
-    CATCH_UP = 0.010
-
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
-        self.rate = rate
-        self._clock = clock
-        self._free_at = 0.0
-
-    def reserve(self, size: int) -> float:
-        """Book `size` bytes on the link; return when their transmission ends."""
-        now = self._clock()
-        start = self._free_at if now - self._free_at < self.CATCH_UP else now
-        self._free_at = start + size / self.rate
-        return self._free_at
 
 
 @dataclass(frozen=True)
@@ -115,7 +48,7 @@ class _Shared:
     shape: LinkShape
     upstream: tuple[str, int]
     idle_timeout: float
-    total: dict[str, _Pacer]  # by direction, "up" (to the upstream) and "down"
+    total: dict[str, Pacer]  # by direction, "up" (to the upstream) and "down"
     count: Callable[[Callable[[Stats], None]], None]
 
 
@@ -241,7 +174,7 @@ class WanProxy:
 
     async def _listen(self) -> None:
         clock = asyncio.get_running_loop().time
-        total = {d: _Pacer(self.shape.total_rate, clock) for d in ("up", "down")}
+        total = {d: Pacer(self.shape.total_rate, clock) for d in ("up", "down")}
         self._shared = _Shared(self.shape, self.upstream, self.idle_timeout, total, self._count)
         self._server = await asyncio.start_server(self._accept, *self.listen)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -372,7 +305,7 @@ class _Connection:
         """Read, pace, and queue each chunk with the time it is due at the other end."""
         loop = asyncio.get_running_loop()
         delay = self.shared.shape.rtt / 2
-        conn_pacer = _Pacer(self.shared.shape.conn_rate, loop.time)
+        conn_pacer = Pacer(self.shared.shape.conn_rate, loop.time)
         total_pacer = self.shared.total[direction]
         while True:
             data = await source.read(READ_SIZE)

@@ -89,8 +89,8 @@ def write_sdist(directory: Path, metadata: str) -> Path:
 
 def distribution(path: Path) -> Distribution:
     kind, project, version = parse_filename(path.name)
-    size, sha256, blake2 = digests(path)
-    return Distribution(path, kind, project, version, size, sha256, blake2)
+    size, sha256 = digests(path)
+    return Distribution(path, kind, project, version, size, sha256)
 
 
 def twine_form(path: Path, attestations: list[Path] | None = None) -> list[tuple[str, str]]:

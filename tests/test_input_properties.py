@@ -247,8 +247,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Distribution:
     path = tmp_path_factory.mktemp("dist") / "sample_project-1.2.3-py3-none-any.whl"
     path.write_bytes(b"wheel bytes")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Distribution(path, "wheel", cast(Any, "sample-project"), Version("1.2.3"), 11, digest,
-                        hashlib.blake2b(path.read_bytes(), digest_size=32).hexdigest())
+    return Distribution(path, "wheel", cast(Any, "sample-project"), Version("1.2.3"), 11, digest)
 
 
 @SETTINGS

@@ -30,8 +30,8 @@ def wheel(tmp_path: Path, fields: str = "", *, metadata_version: str = "2.1", na
                          text.encode("utf-8", "surrogateescape"))
         archive.writestr(f"{module}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\n")
     kind, project, parsed = parse_filename(path.name)
-    size, sha256, blake2 = digests(path)
-    return Distribution(path, kind, project, parsed, size, sha256, blake2)
+    size, sha256 = digests(path)
+    return Distribution(path, kind, project, parsed, size, sha256)
 
 
 def problems(tmp_path: Path, fields: str = "", *, warehouse: bool = True, **kwargs: str) -> list[str]:

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.http_framing import RequestCounter
+from benchmarks.link import MB, LinkShape
 from benchmarks.tools import TOOLS
-from benchmarks.wan_proxy import MB, LinkShape, WanProxy
+from benchmarks.wan_proxy import WanProxy
 
 pytestmark = pytest.mark.slow
 
@@ -281,7 +282,8 @@ def test_the_benchmark_runs_twine_and_uv_and_writes_its_results(tmp_path: Path) 
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--runs", "1",
          "--rtt-ms", "5", "--tools", ",".join(tools), "--scenario", "small", "--scenario", "matrix",
-         "--scenario", "big", "--scenario", "rerun", "--results-dir", str(tmp_path),
+         "--scenario", "big", "--scenario", "rerun", "--scenario", "refused",
+         "--results-dir", str(tmp_path),
          "--name", "smoke"],
         capture_output=True, text=True, timeout=600, check=False,
     )
@@ -306,3 +308,8 @@ def test_the_benchmark_runs_twine_and_uv_and_writes_its_results(tmp_path: Path) 
     if "uv" in tools:
         assert by_name["rerun"]["uv"]["runs"][0]["request_summary"]
     assert "| matrix | twine |" in done.stdout
+    # Uploading to a port nothing listens on fails, and how long each tool takes to say so is kept.
+    for tool in tools:
+        refused = result["refused"][tool]
+        assert refused["status"] == "ok", refused.get("reason")
+        assert refused["runs"][0]["returncode"] != 0 and refused["wall_s"] > 0

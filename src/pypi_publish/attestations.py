@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .distribution import ATTESTATION_SUFFIX
 from .errors import AttestationError
 from .gha import Console
 from .retry import RetryPolicy
@@ -34,7 +35,6 @@ __all__ = ["TRUST_CONFIG_ENV", "AttestationError", "Identity", "Signed", "attest
            "given_attestation", "sign_all", "verify_given"]
 
 AUDIENCE = "sigstore"  # the ID token Fulcio accepts
-SUFFIX = ".publish.attestation"  # pypa's name for a file's attestation
 KNOWN_PREDICATES = ("https://docs.pypi.org/attestations/publish/v1", "https://slsa.dev/provenance/v1")
 IN_TOTO = "application/vnd.in-toto+json"
 RENEW_MARGIN = 120.0  # seconds of validity a certificate must have left to sign with
@@ -93,7 +93,7 @@ def claims_of(token: str) -> dict[str, object]:
 
 def given_attestation(path: Path) -> Path | None:
     """`<file>.publish.attestation` beside `path`, when there is one."""
-    candidate = path.with_name(path.name + SUFFIX)
+    candidate = path.with_name(path.name + ATTESTATION_SUFFIX)
     return candidate if candidate.is_file() else None
 
 
@@ -134,9 +134,9 @@ def verified(attestation: Attestation, path: Path, identity: Identity | None,
     from sigstore.verify import Verifier
     from sigstore.verify.policy import UnsafeNoOp, VerificationPolicy
 
-    where = "made here" if source == "signed" else f"in `{path.name}{SUFFIX}`"
-    hint = (f"Delete `{path.name}{SUFFIX}` to have the file signed here, or make it again for "
-            "this file." if source == "given" else
+    where = "made here" if source == "signed" else f"in `{path.name}{ATTESTATION_SUFFIX}`"
+    hint = (f"Delete `{path.name}{ATTESTATION_SUFFIX}` to have the file signed here, or make it "
+            "again for this file." if source == "given" else
             "Re-run the job; if it persists, set `attestations: false` and report it.")
     policy: VerificationPolicy = UnsafeNoOp()
     if identity is not None:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -20,6 +20,8 @@ from packaging.version import Version
 from .errors import DistributionError
 
 # Formats PyPI no longer accepts: refused, not silently left out.
+# pypa's name for a file's attestation beside it: `<file>.publish.attestation`.
+ATTESTATION_SUFFIX = ".publish.attestation"
 LEGACY_FORMATS = (".egg", ".exe", ".msi", ".tar.bz2", ".tar.xz", ".tgz", ".rpm", ".deb")
 _CHUNK = 1024 * 1024
 
@@ -32,20 +34,27 @@ class Distribution:
     version: Version
     size: int
     sha256: str
-    blake2_256: str
 
     @property
     def filename(self) -> str:
         return self.path.name
 
     @cached_property
+    def blake2_256(self) -> str:
+        """For the upload form only: a rerun that finds the file listed never reads it twice.
+
+        Empty where FIPS mode disables BLAKE2, as twine leaves the field out there.
+        """
+        try:
+            blake2 = hashlib.blake2b(digest_size=32)
+        except ValueError:
+            return ""
+        return _hash_file(self.path, blake2)
+
+    @cached_property
     def md5(self) -> str:
         """Only for indexes that list nothing better; hashing costs time on large files."""
-        md5 = hashlib.md5(usedforsecurity=False)
-        with self.path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                md5.update(chunk)
-        return md5.hexdigest()
+        return _hash_file(self.path, hashlib.md5(usedforsecurity=False))
 
 
 @dataclass(frozen=True)
@@ -60,17 +69,27 @@ class Release:
     built: bool = False
 
 
-def digests(path: Path) -> tuple[int, str, str]:
-    """Size, SHA-256 and BLAKE2b-256 (the two digests the upload form carries), in one pass."""
+def digests(path: Path) -> tuple[int, str]:
+    """Size and SHA-256: what every listing is compared by (BLAKE2 waits for an upload)."""
     sha256 = hashlib.sha256()
-    blake2 = hashlib.blake2b(digest_size=32)
     size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
             sha256.update(chunk)
-            blake2.update(chunk)
-    return size, sha256.hexdigest(), blake2.hexdigest()
+    return size, sha256.hexdigest()
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _hash_file(path: Path, digest: _Digest) -> str:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def classify(name: str) -> Literal["sdist", "wheel", "legacy", "other"]:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import building
-from .attestations import SUFFIX as ATTESTATION_SUFFIX
-from .building import BuildRequest
 from .config import BuildMode, Config
 from .context import Context
-from .distribution import Distribution, Release, classify, digests, parse_filename
+from .distribution import (
+    ATTESTATION_SUFFIX,
+    Distribution,
+    Release,
+    classify,
+    digests,
+    parse_filename,
+)
 from .errors import BuildError, DistributionError
 from .gha import Console
+
+if TYPE_CHECKING:
+    from .building import BuildRequest
 
 
 def _check_confined(path: Path, workspace: Path) -> None:
@@ -29,8 +37,8 @@ def describe(path: Path, config: Config) -> Distribution:
     kind, project, version = parse_filename(path.name)
     if config.confined_to is not None:
         _check_confined(path, config.confined_to)
-    size, sha256, blake2 = digests(path)
-    return Distribution(path, kind, project, version, size, sha256, blake2)
+    size, sha256 = digests(path)
+    return Distribution(path, kind, project, version, size, sha256)
 
 
 def _packages_dir_hint(config: Config, context: Context) -> str:
@@ -113,6 +121,8 @@ def release_from(files: list[Path], config: Config, context: Context, built: boo
 
 
 def build_request(config: Config, context: Context, secrets: frozenset[str]) -> BuildRequest:
+    from .building import BuildRequest
+
     words = context.wording
     return BuildRequest(
         project_dir=config.project_dir, out_dir=config.packages_dir,
@@ -154,6 +164,9 @@ def build_distributions(config: Config, context: Context, console: Console,
             f"distributions in {words.setting('packages-dir')} and use "
             f"{words.setting('build: false')}.",
         )
+    # The build stack is imported only by a run that builds.
+    from . import building
+
     return building.build_distributions(build_request(config, context, secrets), console)
 
 

@@ -39,6 +39,17 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+# Bytes per send of a streamed body. urllib3 reads 16 KiB at a time; a release's files are MBs,
+# and larger sends cut the per-chunk Python work that competes with the index for the CPU.
+SEND_BLOCK = 256 * 1024
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", SEND_BLOCK)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Transport:
     """One connection pool for the run, and a `requests.Session` per thread that uses it.
 
@@ -48,7 +59,7 @@ class Transport:
     """
 
     def __init__(self, env: Mapping[str, str], pool_size: int = 4) -> None:
-        self._adapter = requests.adapters.HTTPAdapter(pool_connections=4,
+        self._adapter = _Adapter(pool_connections=4,
                                                       pool_maxsize=max(pool_size, 2))
         self._verify: str | bool = ca_bundle(env) or True
         self._local = threading.local()

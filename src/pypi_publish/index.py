@@ -69,6 +69,22 @@ class Index:
         return self.kind in (Kind.PYPI, Kind.TESTPYPI)
 
     @property
+    def first_file_creates_release(self) -> bool:
+        """Whether a new release must get one file alone before the others are sent.
+
+        Warehouse (PyPI, TestPyPI, or one served at `/legacy/`) creates the project and release
+        from the first file it processes and fills the release's metadata from it; files that
+        race it can fail on the creation or give the release an sdist's metadata. GitLab, Gitea
+        and CodeArtifact also create a package record on a first upload. pypiserver, devpi (one
+        writer at a time), Artifactory and Nexus store each file on its own, so everything can
+        go at once.
+        """
+        if self.kind in (Kind.PYPI, Kind.TESTPYPI, Kind.GITLAB, Kind.GITEA, Kind.CODEARTIFACT):
+            return True
+        return self.kind is Kind.OTHER and urlsplit(self.upload_url).path.rstrip("/").endswith(
+            "/legacy")
+
+    @property
     def site(self) -> str | None:
         """Warehouse's web site (pages, forms, help), None for other indexes."""
         entry = _WAREHOUSES.get(urlsplit(self.upload_url).hostname or "")

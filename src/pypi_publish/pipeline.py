@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from typing import TYPE_CHECKING
 
 from . import auth, identity
 from .config import Config
@@ -11,9 +12,12 @@ from .distribution import Release
 from .dists import prepare_release
 from .errors import PublishError
 from .gha import Console
-from .preflight import CheckedRelease, run_preflight
 from .report import RunOutcome, config_error_summary, emit
 from .results import Status
+
+if TYPE_CHECKING:
+    from .early_listing import EarlyListing
+    from .preflight import CheckedRelease
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Variables of the runner that hold credentials; no build and no log may see their values.
@@ -36,6 +40,9 @@ def describe_files(release: Release, config: Config, console: Console) -> None:
 
 
 def check(release: Release, config: Config, context: Context, console: Console) -> CheckedRelease:
+    # Imported after the listing has started: the checks' imports overlap its network wait.
+    from .preflight import run_preflight
+
     with console.group("Check"):
         checked = run_preflight(release, config, context, console)
         console.info("Metadata " + ("verified" if config.verify_metadata else "read")
@@ -53,9 +60,15 @@ def publish(config: Config, context: Context, console: Console) -> RunOutcome:
     planned = auth.plan(config, detection.provider)
     method = planned.method or ""
     release: Release | None = None
+    early: EarlyListing | None = None
     try:
         release = prepare_release(config, context, console, known_secrets(config, context))
         describe_files(release, config, console)
+        if not config.dry_run and config.upload:
+            # Imported only when the run uploads: the network stack costs start-up time.
+            from .early_listing import start_listing
+
+            early = start_listing(config, context, release, planned)
         checked = check(release, config, context, console)
         if config.dry_run:
             console.info(dry_run_line(release, config, planned))
@@ -65,9 +78,12 @@ def publish(config: Config, context: Context, console: Console) -> RunOutcome:
             return RunOutcome(config, release, auth=method)
         from .publishing import upload_checked
 
-        upload = upload_checked(checked, config, context, console, detection)
+        upload = upload_checked(checked, config, context, console, detection, early)
     except PublishError as error:
         return RunOutcome(config, release, auth=method, error=error)
+    finally:
+        if early is not None:
+            early.close()
     present = [r for r in upload.results if r.status is Status.PRESENT]
     if upload.error is None and present and context.run_attempt > 1:
         console.notice(f"Run attempt {context.run_attempt}: {len(present)} file(s) were already "

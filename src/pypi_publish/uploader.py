@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .answers import unreachable_error, unsafe_skip_existing
 from .distribution import Distribution, Release
 from .errors import PublishError, UploadError
+from .index import Index
 from .listing import Listing
 from .results import FileResult, Status
 from .upload import Job, failure_result, upload_file
@@ -55,14 +56,16 @@ def conflict_error(conflicts: Sequence[Distribution], listing: Listing, job: Job
     )
 
 
-def first_alone(pending: Sequence[Distribution], listing: Listing, release: Release) -> bool:
+def first_alone(pending: Sequence[Distribution], listing: Listing, release: Release,
+                index: Index) -> bool:
     """Whether one file must reach the index before the others.
 
-    The first file of a new release creates it, and Warehouse fills the release's metadata from
-    that file: it must be a wheel, and it must land before others race it. When the listing
-    shows files of this version already, the release exists and everything can go at once.
+    On an index where the first file of a new release creates it (Warehouse fills the release's
+    metadata from that file: it must be a wheel), it must land before others race it. When the
+    listing shows files of this version already, the release exists and everything can go at
+    once; on any other index everything goes at once anyway, wheels first to start.
     """
-    if len(pending) < 2:
+    if len(pending) < 2 or not index.first_file_creates_release:
         return False
     release_exists = listing.known and any(_version_of(name) == str(release.version)
                                            for name in listing.files)
@@ -124,7 +127,7 @@ def upload_release(release: Release, listing: Listing, job: Job, parallel: int) 
 
     lock = threading.Lock()
     queue = list(pending)
-    if queue and first_alone(queue, listing, release):
+    if queue and first_alone(queue, listing, release, job.index):
         first = queue.pop(0)
         settled[first.filename] = one(first)
     if queue and not stop.is_set():
