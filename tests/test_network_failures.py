@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BuiltDists, RunAction, RunCli
-from tests.support.fault_proxy import FaultProxy, Respond
+from tests.support.archives import metadata_text, write_wheel
+from tests.support.fault_proxy import FaultProxy, Respond, Stall
 from tests.support.index_server import IndexServer, free_port
 from tests.support.secret_sweep import new_secret
 
@@ -175,3 +176,24 @@ def test_an_upload_that_may_have_arrived_is_asked_for_before_it_is_resent(
                      {"PYPI_API_TOKEN": index.password, **FAST})
     assert run.returncode == 0, run.text
     assert proxy.count(*SIMPLE) == 3
+
+
+def test_a_failed_check_is_not_held_up_by_a_listing_still_waiting_for_the_index(
+    index: IndexServer, proxy: FaultProxy, run_action: RunAction, tmp_path: Path
+) -> None:
+    # The listing starts while the checks run; here the index never answers it (each of 4
+    # attempts waits 5 s), and the file fails its check at once.
+    proxy.add(*SIMPLE, Stall(60), times=None)
+    write_wheel(tmp_path / "ws" / "dist", "sample-project", "1.2.3",
+                metadata_text("sample-project", "1.2.3").replace("Metadata-Version: 2.1",
+                                                                 "Metadata-Version: 2.0"))
+    started = time.monotonic()
+    run = run_action(tmp_path / "ws", {"repository-url": proxy.url},
+                     {"PYPI_API_TOKEN": index.password, "PYPI_PUBLISH_READ_TIMEOUT": "5",
+                      "PYPI_PUBLISH_RETRY_ATTEMPTS": "4"})
+    seconds = time.monotonic() - started
+    assert run.returncode == 1
+    assert "'2.0' is not a valid metadata version." in run.stdout, run.text
+    assert "Traceback" not in run.text
+    assert proxy.count("POST", "/") == 0
+    assert seconds < 5.0

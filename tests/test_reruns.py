@@ -7,6 +7,7 @@ ends up with each file once and never a replaced one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -14,7 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
+from pypi_publish.distribution import Distribution, digests
+from pypi_publish.listing import IndexFile, Listing
 from tests.conftest import BuiltDists, Run, RunAction, parse_output_file
 from tests.support.archives import metadata_text, write_wheel
 from tests.support.fault_proxy import FaultProxy, Respond, Stall
@@ -161,3 +166,26 @@ def test_two_concurrent_publishes_store_each_file_once(
     # Each file was stored once: the later run saw the earlier one's file and did not replace it.
     for name in SAMPLE:
         assert index.file_bytes(name) == (workspace / "dist" / name).read_bytes()
+
+
+# -- what a rerun reads ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("listed", ["sha256", "blake2b_256", "md5"])
+def test_a_listed_file_is_compared_by_the_best_digest_listed_and_hashed_for_no_other(
+    built_dists: BuiltDists, listed: str
+) -> None:
+    path = built_dists() / WHEEL
+    size, sha256 = digests(path)
+    dist = Distribution(path, "wheel", canonicalize_name("sample-project"), Version("1.2.3"), size,
+                        sha256)
+    content = path.read_bytes()
+    theirs = {"sha256": sha256, "md5": hashlib.md5(content, usedforsecurity=False).hexdigest(),
+              "blake2b_256": hashlib.blake2b(content, digest_size=32).hexdigest()}[listed]
+    listing = Listing(True, {WHEEL: IndexFile(WHEEL, {listed: theirs})})
+    assert listing.same_content(dist) is True
+    # BLAKE2 and md5 each cost a pass over the file: made only when the listing offers them.
+    computed = {name for name in ("blake2_256", "md5") if name in vars(dist)}
+    assert computed == {"sha256": set(), "blake2b_256": {"blake2_256"}, "md5": {"md5"}}[listed]
+    other = Listing(True, {WHEEL: IndexFile(WHEEL, {listed: "0" * len(theirs)})})
+    assert other.same_content(dist) is False

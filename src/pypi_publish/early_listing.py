@@ -12,6 +12,10 @@ from .http import Transport
 from .listing import IndexFacts, Listing, fetch_listing
 from .retry import policy_from_env
 
+# How long a run that stopped before its upload waits for a listing it will not use (the thread
+# is a daemon; its requests are bounded, but their retries must not delay a failed check).
+CLOSE_WAIT = 1.0
+
 
 class EarlyListing:
     """The index's listing of the project, asked in the background while the checks run.
@@ -29,22 +33,32 @@ class EarlyListing:
         self.facts = IndexFacts()
         self.credentials = credentials
         self._listing: Listing | None = None
+        self._used = False
+        self._closing = False
         self._thread = threading.Thread(
             target=self._fetch, args=(config, str(release.project)), name="listing", daemon=True)
         self._thread.start()
 
     def _fetch(self, config: Config, project: str) -> None:
         # fetch_listing never raises for the index's sake; its requests are bounded by the policy.
-        self._listing = fetch_listing(config.index, project, self.transport.session, self.policy,
-                                      self.credentials, self.facts)
+        try:
+            self._listing = fetch_listing(config.index, project, self.transport.session,
+                                          self.policy, self.credentials, self.facts)
+        except Exception:
+            if not self._closing:
+                raise  # a bug: reported by the thread; the upload stage asks again
+            # The run stopped before the upload (a check failed) and closed the pool under us.
 
     def result(self) -> Listing | None:
         """The listing (None if the thread died of a bug: the upload stage then asks again)."""
+        self._used = True
         self._thread.join()
         return self._listing
 
     def close(self) -> None:
-        self._thread.join()
+        """Close the pool; a run that stopped before its upload waits briefly, not for retries."""
+        self._closing = True
+        self._thread.join(timeout=None if self._used else CLOSE_WAIT)
         self.transport.close()
 
 

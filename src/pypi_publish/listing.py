@@ -69,8 +69,10 @@ class Listing:
         for name in HASH_NAMES:
             theirs = listed.hashes.get(name)
             if theirs:
-                # md5 only when the index lists nothing better: hashing costs time on large files.
-                ours = {"sha256": dist.sha256, "blake2b_256": dist.blake2_256}.get(name) or dist.md5
+                # The best digest the index lists, computed only then: BLAKE2 and md5 cost a
+                # pass over the file each.
+                ours = dist.sha256 if name == "sha256" else \
+                    dist.blake2_256 if name == "blake2b_256" else dist.md5
                 return theirs.lower() == ours
         return None
 
