@@ -20,7 +20,8 @@ from tests.support.projects import write_project
 from tests.support.secret_sweep import sweep_file
 
 pytest_plugins = ["tests.support.secret_sweep", "tests.fakes.fixtures", "tests.support.devpi_fixtures",
-                  "tests.fakes.sigstore.fixtures", "tests.support.tp_runner"]
+                  "tests.fakes.sigstore.fixtures", "tests.support.tp_runner",
+                  "tests.support.sample_release"]
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"

@@ -2,7 +2,7 @@
 
 Every case runs the action as the runner runs it, through `FaultProxy` in front of pypiserver (or
 the Trusted Publishing servers), and checks three things: the run's outcome and message, how many
-attempts reached the proxy, and exactly which files the index holds afterwards.
+attempts reached the fault_proxy, and exactly which files the index holds afterwards.
 """
 
 from __future__ import annotations
@@ -32,39 +32,16 @@ from tests.support.fault_proxy import (
     retry_after,
 )
 from tests.support.index_server import IndexServer
-
-SDIST = "sample_project-1.2.3.tar.gz"
-WHEEL = "sample_project-1.2.3-py3-none-any.whl"
-SAMPLE = sorted([SDIST, WHEEL])
-# Short waits so a fault costs the suite fractions of a second; the policy is the product's own.
-READ_TIMEOUT = 2.0
-FAST = {
-    "PYPI_PUBLISH_RETRY_BASE_DELAY": "0.05",
-    "PYPI_PUBLISH_READ_TIMEOUT": str(READ_TIMEOUT),
-    "PYPI_PUBLISH_RETRY_ATTEMPTS": "4",
-}
-UPLOAD = ("POST", "/")
-SIMPLE = ("GET", "/simple/")
-
-
-@pytest.fixture
-def workspace(built_dists: BuiltDists, tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    shutil.copytree(built_dists(), path / "dist")
-    return path
-
-
-@pytest.fixture
-def proxy(index: IndexServer) -> Iterator[FaultProxy]:
-    with FaultProxy(index.port) as fault_proxy:
-        yield fault_proxy
-
-
-def publish(run_action: RunAction, workspace: Path, url: str, token: str,
-            inputs: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Run:
-    return run_action(workspace, {"repository-url": url, "verbose": "true", **(inputs or {})},
-                      {"PYPI_API_TOKEN": token, **FAST, **(env or {})})
-
+from tests.support.sample_release import (
+    FAST,
+    READ_TIMEOUT,
+    SAMPLE,
+    SDIST,
+    SIMPLE,
+    UPLOAD,
+    WHEEL,
+    publish,
+)
 
 # -- one fault at a time, on uploads and index queries ---------------------------------------------
 # A first release's listing costs two queries: the project's page (404) and, since pypiserver's
@@ -140,28 +117,28 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("case", FAULTS, ids=[c.id for c in FAULTS])
-def test_fault(case: FaultCase, workspace: Path, index: IndexServer, proxy: FaultProxy,
+def test_fault(case: FaultCase, sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy,
                run_action: RunAction) -> None:
-    proxy.add(*case.where, case.fault, times=case.times)
-    run = publish(run_action, workspace, proxy.url, index.password, env=case.env)
+    fault_proxy.add(*case.where, case.fault, times=case.times)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password, env=case.env)
     assert run.returncode == case.exit_code, run.text
     assert "Traceback" not in run.text
     for fragment in case.says:
         assert fragment in run.stdout
-    assert proxy.count(*UPLOAD) == case.uploads
+    assert fault_proxy.count(*UPLOAD) == case.uploads
     if case.queries is not None:
-        assert proxy.count(*SIMPLE) == case.queries
+        assert fault_proxy.count(*SIMPLE) == case.queries
     assert index.files() == case.files
     if case.exit_code == 0:
         assert sorted(json.loads(run.outputs["files"])) == SAMPLE
 
 
-def test_retry_after_is_waited_out(workspace: Path, index: IndexServer, proxy: FaultProxy,
+def test_retry_after_is_waited_out(sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy,
                                    run_action: RunAction) -> None:
-    proxy.add(*UPLOAD, retry_after(2), times=1)
-    run = publish(run_action, workspace, proxy.url, index.password)
+    fault_proxy.add(*UPLOAD, retry_after(2), times=1)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password)
     assert run.returncode == 0, run.text
-    posts = proxy.seen(*UPLOAD)
+    posts = fault_proxy.seen(*UPLOAD)
     refused = next(r for r in posts if r.fault != "pass")
     # The same file again (same size), not the other file sent alongside it.
     resent = next(r for r in posts if r.at > refused.at and r.body_bytes == refused.body_bytes)
@@ -169,11 +146,11 @@ def test_retry_after_is_waited_out(workspace: Path, index: IndexServer, proxy: F
 
 
 def test_a_retry_after_beyond_the_policys_bounds_is_not_waited_out(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction
 ) -> None:
-    proxy.add(*UPLOAD, retry_after(3600), times=1)
+    fault_proxy.add(*UPLOAD, retry_after(3600), times=1)
     started = time.monotonic()
-    run = publish(run_action, workspace, proxy.url, index.password,
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password,
                   env={"PYPI_PUBLISH_RETRY_MAX_DELAY": "0.2"})
     assert time.monotonic() - started < 30
     # Either the wait is capped and the retry succeeds, or the run stops and says why.
@@ -185,36 +162,36 @@ def test_a_retry_after_beyond_the_policys_bounds_is_not_waited_out(
 
 
 def test_after_an_unknown_outcome_the_index_is_asked_before_resending(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction
 ) -> None:
-    proxy.add(*UPLOAD, ForwardThenDrop(), times=1)
-    run = publish(run_action, workspace, proxy.url, index.password)
+    fault_proxy.add(*UPLOAD, ForwardThenDrop(), times=1)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password)
     assert run.returncode == 0, run.text
-    seen = proxy.seen()
+    seen = fault_proxy.seen()
     lost = next(i for i, r in enumerate(seen) if r.fault == "forward, then silence")
     later = seen[lost + 1:]
     # The lost upload is followed by a question to the index, not by a second copy of the file.
     assert any(r.method == "GET" and r.path.startswith("/simple/") for r in later)
     assert not any(r.method == "POST" and r.body_bytes == seen[lost].body_bytes for r in later)
-    assert sorted(r.fault for r in proxy.seen(*UPLOAD)) == ["forward, then silence", "pass"]
+    assert sorted(r.fault for r in fault_proxy.seen(*UPLOAD)) == ["forward, then silence", "pass"]
     assert json.loads(run.outputs["uploaded"]) == [WHEEL, SDIST]
     assert f"| `{WHEEL}` |" in run.summary
 
 
 def test_a_server_error_on_the_second_file_leaves_a_partial_release_that_a_rerun_completes(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction
 ) -> None:
     # pypiserver takes both files at once; the first upload to arrive passes, every later fails.
-    proxy.add(*UPLOAD, Respond(503), times=None, after=1)
-    run = publish(run_action, workspace, proxy.url, index.password,
+    fault_proxy.add(*UPLOAD, Respond(503), times=None, after=1)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password,
                   env={"PYPI_PUBLISH_RETRY_ATTEMPTS": "2"})
     assert run.returncode == 1
     stored = index.files()
     assert len(stored) == 1, stored
     missing = next(name for name in SAMPLE if name not in stored)
     assert f"The index refused `{missing}` (HTTP 503)" in run.stdout
-    proxy.rules.clear()
-    rerun = publish(run_action, workspace, proxy.url, index.password,
+    fault_proxy.rules.clear()
+    rerun = publish(run_action, sample_workspace, fault_proxy.url, index.password,
                     env={"GITHUB_RUN_ATTEMPT": "2"})
     assert rerun.returncode == 0, rerun.text
     assert index.files() == SAMPLE

@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,48 +23,28 @@ from tests.conftest import BuiltDists, Run, RunAction, parse_output_file
 from tests.support.archives import metadata_text, write_wheel
 from tests.support.fault_proxy import FaultProxy, Respond, Stall
 from tests.support.index_server import IndexServer
+from tests.support.sample_release import (
+    SAMPLE,
+    SDIST,
+    SIMPLE,
+    UPLOAD,
+    WHEEL,
+    publish,
+)
 from tests.support.secret_sweep import sweep_file
-
-SDIST = "sample_project-1.2.3.tar.gz"
-WHEEL = "sample_project-1.2.3-py3-none-any.whl"
-SAMPLE = sorted([SDIST, WHEEL])
-FAST = {"PYPI_PUBLISH_RETRY_BASE_DELAY": "0.05", "PYPI_PUBLISH_READ_TIMEOUT": "2.0",
-        "PYPI_PUBLISH_RETRY_ATTEMPTS": "4"}
-UPLOAD = ("POST", "/")
-SIMPLE = ("GET", "/simple/")
-
-
-@pytest.fixture
-def workspace(built_dists: BuiltDists, tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    shutil.copytree(built_dists(), path / "dist")
-    return path
-
-
-@pytest.fixture
-def proxy(index: IndexServer) -> Iterator[FaultProxy]:
-    with FaultProxy(index.port) as fault_proxy:
-        yield fault_proxy
-
-
-def publish(run_action: RunAction, workspace: Path, url: str, token: str,
-            inputs: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Run:
-    return run_action(workspace, {"repository-url": url, "verbose": "true", **(inputs or {})},
-                      {"PYPI_API_TOKEN": token, **FAST, **(env or {})})
-
 
 # -- reruns and repeated releases -------------------------------------------------------------------------
 
 
 def test_rerun_after_a_partial_publish_completes_without_any_flag(
-    workspace: Path, index: IndexServer, run_action: RunAction, tmp_path: Path
+    sample_workspace: Path, index: IndexServer, run_action: RunAction, tmp_path: Path
 ) -> None:
     only_wheel = tmp_path / "wheel-only"
     (only_wheel / "dist").mkdir(parents=True)
-    shutil.copy(workspace / "dist" / WHEEL, only_wheel / "dist" / WHEEL)
+    shutil.copy(sample_workspace / "dist" / WHEEL, only_wheel / "dist" / WHEEL)
     assert publish(run_action, only_wheel, index.url, index.password).returncode == 0
     assert index.files() == [WHEEL]
-    run = publish(run_action, workspace, index.url, index.password, env={"GITHUB_RUN_ATTEMPT": "2"})
+    run = publish(run_action, sample_workspace, index.url, index.password, env={"GITHUB_RUN_ATTEMPT": "2"})
     assert run.returncode == 0, run.text
     assert index.files() == SAMPLE
     assert json.loads(run.outputs["uploaded"]) == [SDIST]
@@ -74,25 +53,25 @@ def test_rerun_after_a_partial_publish_completes_without_any_flag(
 
 
 def test_identical_reupload_without_skip_existing_succeeds(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction
 ) -> None:
-    assert publish(run_action, workspace, proxy.url, index.password).returncode == 0
+    assert publish(run_action, sample_workspace, fault_proxy.url, index.password).returncode == 0
     before = {name: index.file_bytes(name) for name in index.files()}
-    run = publish(run_action, workspace, proxy.url, index.password)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password)
     assert run.returncode == 0, run.text
     assert json.loads(run.outputs["uploaded"]) == []
     assert sorted(json.loads(run.outputs["skipped"])) == SAMPLE
     # The second run sent no file: the index's listing proved both were there.
-    assert proxy.count(*UPLOAD) == 2
+    assert fault_proxy.count(*UPLOAD) == 2
     assert {name: index.file_bytes(name) for name in index.files()} == before
 
 
 def test_identical_reupload_succeeds_when_the_index_listing_fails_at_first(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction
 ) -> None:
-    assert publish(run_action, workspace, proxy.url, index.password).returncode == 0
-    proxy.add(*SIMPLE, Respond(503), times=2)
-    run = publish(run_action, workspace, proxy.url, index.password)
+    assert publish(run_action, sample_workspace, fault_proxy.url, index.password).returncode == 0
+    fault_proxy.add(*SIMPLE, Respond(503), times=2)
+    run = publish(run_action, sample_workspace, fault_proxy.url, index.password)
     assert run.returncode == 0, run.text
     assert index.files() == SAMPLE
 
@@ -135,16 +114,16 @@ def test_same_name_other_content_is_skipped_with_skip_existing(
 
 
 def test_two_concurrent_publishes_store_each_file_once(
-    workspace: Path, index: IndexServer, proxy: FaultProxy, run_action: RunAction, tmp_path: Path
+    sample_workspace: Path, index: IndexServer, fault_proxy: FaultProxy, run_action: RunAction, tmp_path: Path
 ) -> None:
     # A stall on every upload keeps both runs' uploads in flight at the same time.
-    proxy.add(*UPLOAD, Stall(0.3), times=None)
+    fault_proxy.add(*UPLOAD, Stall(0.3), times=None)
     runs: dict[str, Run] = {}
 
     def one(name: str) -> None:
         output = sweep_file(tmp_path / f"output-{name}")
         summary = sweep_file(tmp_path / f"summary-{name}")
-        runs[name] = publish(run_action, workspace, proxy.url, index.password, env={
+        runs[name] = publish(run_action, sample_workspace, fault_proxy.url, index.password, env={
             "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)})
 
     threads = [threading.Thread(target=one, args=(name,)) for name in ("a", "b")]
@@ -165,7 +144,7 @@ def test_two_concurrent_publishes_store_each_file_once(
     assert any(run.returncode == 0 for run in runs.values())
     # Each file was stored once: the later run saw the earlier one's file and did not replace it.
     for name in SAMPLE:
-        assert index.file_bytes(name) == (workspace / "dist" / name).read_bytes()
+        assert index.file_bytes(name) == (sample_workspace / "dist" / name).read_bytes()
 
 
 # -- what a rerun reads ---------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from packaging.version import Version
 
 from .errors import DistributionError
 
-# Formats PyPI no longer accepts: refused, not silently left out.
 # pypa's name for a file's attestation beside it: `<file>.publish.attestation`.
 ATTESTATION_SUFFIX = ".publish.attestation"
+# Formats PyPI no longer accepts: refused, not silently left out.
 LEGACY_FORMATS = (".egg", ".exe", ".msi", ".tar.bz2", ".tar.xz", ".tgz", ".rpm", ".deb")
 _CHUNK = 1024 * 1024
 

@@ -59,8 +59,7 @@ class Transport:
     """
 
     def __init__(self, env: Mapping[str, str], pool_size: int = 4) -> None:
-        self._adapter = _Adapter(pool_connections=4,
-                                                      pool_maxsize=max(pool_size, 2))
+        self._adapter = _Adapter(pool_connections=4, pool_maxsize=max(pool_size, 2))
         self._verify: str | bool = ca_bundle(env) or True
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
