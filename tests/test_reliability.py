@@ -57,7 +57,9 @@ class FaultCase:
     fault: Fault
     times: int | None
     exit_code: int
-    uploads: int  # POST attempts the proxy saw, for both files together
+    # POST attempts the proxy saw, for both files together; (fewest, most) where a refusal that
+    # is never retried may stop the other file before it starts.
+    uploads: int | tuple[int, int]
     files: list[str]
     says: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
@@ -94,9 +96,9 @@ FAULTS = [
                "Re-run the job: files already uploaded are recognised and kept."),
               {"PYPI_PUBLISH_RETRY_ATTEMPTS": "3"}),
     FaultCase("upload-400-not-retried", UPLOAD,
-              Respond(400, b"", reason="Invalid value for version"), None, 1, 2, [],
+              Respond(400, b"", reason="Invalid value for version"), None, 1, (1, 2), [],
               ("` (HTTP 400): Invalid value for version",), queries=2),
-    FaultCase("upload-404-not-retried", UPLOAD, Respond(404, b"Not Found"), None, 1, 2, [],
+    FaultCase("upload-404-not-retried", UPLOAD, Respond(404, b"Not Found"), None, 1, (1, 2), [],
               ("it must be the index's upload endpoint",), queries=2),
     FaultCase("index-query-503-burst", SIMPLE, Respond(503), 2, 0, 2, SAMPLE, queries=4),
     FaultCase("index-query-429-retry-after", SIMPLE, retry_after(1), 1, 0, 2, SAMPLE, queries=3),
@@ -125,7 +127,8 @@ def test_fault(case: FaultCase, sample_workspace: Path, index: IndexServer, faul
     assert "Traceback" not in run.text
     for fragment in case.says:
         assert fragment in run.stdout
-    assert fault_proxy.count(*UPLOAD) == case.uploads
+    fewest, most = case.uploads if isinstance(case.uploads, tuple) else (case.uploads,) * 2
+    assert fewest <= fault_proxy.count(*UPLOAD) <= most
     if case.queries is not None:
         assert fault_proxy.count(*SIMPLE) == case.queries
     assert index.files() == case.files
