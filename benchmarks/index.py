@@ -21,7 +21,9 @@ USER = "__token__"
 START_TIMEOUT = 30.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now: pypiserver is started on it, and connecting to it
+    while nothing is started there is refused at once."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -60,7 +62,7 @@ class Index:
         htpasswd = HtpasswdFile(str(self.root / "htpasswd"), new=True)
         htpasswd.set_password(USER, self.password)
         htpasswd.save()
-        self.port = _free_port()
+        self.port = free_port()
         with (self.root / "server.log").open("wb") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1",

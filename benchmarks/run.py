@@ -15,7 +15,6 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report
-from benchmarks.index import USER, Index
+from benchmarks.index import USER, Index, free_port
 from benchmarks.link import LinkShape, Stats
 from benchmarks.measure import Measurement, run_measured
 from benchmarks.options import EXTRAS, parse_args
@@ -190,7 +189,7 @@ class Bench:
 
     def refused(self, scenario: Scenario) -> dict[str, report.ToolResult]:
         """Each tool uploading to a port nothing listens on: how long until it gives up."""
-        url = f"http://127.0.0.1:{closed_port()}/"
+        url = f"http://127.0.0.1:{free_port()}/"
         results = self._rounds("refused",
                                lambda tool, result: self._refused_once(tool, scenario, url, result))
         report.add_ratios(results, None)
@@ -232,13 +231,6 @@ def _run_record(measured: list[Measurement], stats: Stats | None = None) -> repo
             "timeline": [(round(t - measured[0].started, 4), conn, what)
                          for t, conn, what in stats.timeline]})
     return record
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _failure(measured: list[Measurement], secret: str) -> str | None:
